@@ -1,0 +1,101 @@
+"""Input checks shared by every public object.
+
+Every check raises :class:`ValueError` (or :class:`TypeError`) whose message names the field
+and the allowed range, so that a wrong number in a notebook or a scenario file is found at once.
+Nothing is clipped silently.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+
+class VbsimInputError(ValueError):
+    """Bad user input; the message names the field and what is allowed."""
+
+
+def _fmt(x: float) -> str:
+    return "inf" if x == math.inf else ("-inf" if x == -math.inf else f"{x:g}")
+
+
+def check_real(
+    field: str,
+    value: Any,
+    lo: float = -math.inf,
+    hi: float = math.inf,
+    *,
+    lo_open: bool = False,
+    hi_open: bool = False,
+) -> float:
+    """Return ``value`` as a float after checking it is a finite number in the range.
+
+    >>> check_real("sharing_rate", 0.5, 0, 1)
+    0.5
+    >>> check_real("sharing_rate", 1.5, 0, 1)
+    Traceback (most recent call last):
+    ...
+    vbsim._validate.VbsimInputError: sharing_rate must be in [0, 1]; got 1.5
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise VbsimInputError(f"{field} must be a number; got {value!r}")
+    v = float(value)
+    left = "(" if lo_open else "["
+    right = ")" if hi_open else "]"
+    rng = f"{left}{_fmt(lo)}, {_fmt(hi)}{right}"
+    if math.isnan(v):
+        raise VbsimInputError(f"{field} must be in {rng}; got NaN")
+    bad_lo = v <= lo if lo_open else v < lo
+    bad_hi = v >= hi if hi_open else v > hi
+    if bad_lo or bad_hi or (math.isinf(v) and not (math.isinf(lo) or math.isinf(hi))):
+        raise VbsimInputError(f"{field} must be in {rng}; got {value!r}")
+    return v
+
+
+def check_int(field: str, value: Any, lo: int = 0, hi: int | None = None) -> int:
+    """Return ``value`` as an int after checking it is an integer in ``[lo, hi]``.
+
+    >>> check_int("n_scenarios", 1000, 1)
+    1000
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise VbsimInputError(f"{field} must be an integer; got {value!r}")
+    v = int(value)
+    if v < lo or (hi is not None and v > hi):
+        top = "inf" if hi is None else str(hi)
+        raise VbsimInputError(f"{field} must be an integer in [{lo}, {top}]; got {v}")
+    return v
+
+
+def check_choice(field: str, value: Any, choices: Iterable[Any]) -> Any:
+    """Return ``value`` if it is one of ``choices``.
+
+    >>> check_choice("level", "E", ["A", "B", "C", "D", "E", "ENHANCED"])
+    'E'
+    """
+    choices = list(choices)
+    if value not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise VbsimInputError(f"{field} must be one of {allowed}; got {value!r}")
+    return value
+
+
+def check_array(
+    field: str, value: Any, lo: float = -math.inf, hi: float = math.inf
+) -> np.ndarray:
+    """Return ``value`` as a float64 array after checking every entry is finite and in range.
+
+    >>> check_array("expenditure", [1.0, 2.0], 0).tolist()
+    [1.0, 2.0]
+    """
+    a = np.asarray(value, dtype=float)
+    if a.size and not np.all(np.isfinite(a)):
+        raise VbsimInputError(f"{field} must be finite (no NaN or inf)")
+    if a.size and (a.min() < lo or a.max() > hi):
+        raise VbsimInputError(
+            f"{field} must be in [{_fmt(lo)}, {_fmt(hi)}]; got values from {a.min():g} to {a.max():g}"
+        )
+    return a
