@@ -1,0 +1,70 @@
+"""The ``vbsim`` command line: ``run``, ``settle`` and ``calibrate``.
+
+>>> main(["--version"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from ._validate import VbsimInputError
+
+# Subcommands that live in their own modules, each with add_parser(subparsers) and main(args).
+_PLUGINS = ("settle_cli", "calibrate_cli")
+
+
+def _run_main(args: argparse.Namespace) -> int:
+    from .run import run
+
+    res = run(args.scenario, n_scenarios=args.n_scenarios, seed=args.seed,
+              progress=False if args.no_progress else None)
+    sc = res.scenario
+    print(f"{sc.name}: {sc.population.members:,} members, {sc.n_scenarios:,} scenarios x "
+          f"{sc.years} year(s), seed {sc.seed}")
+    print(res.table(by_year=False))
+    if args.out:
+        res.to_netcdf(args.out)
+        print(f"saved {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand registered."""
+    p = argparse.ArgumentParser(prog="vbsim", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"vbsim {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="simulate a scenario and compare its contracts")
+    r.add_argument("scenario", help="scenario TOML file, e.g. scenarios/default.toml")
+    r.add_argument("--n-scenarios", type=int, default=None, help="override simulation size")
+    r.add_argument("--seed", type=int, default=None, help="override the seed")
+    r.add_argument("--out", default=None, help="save the full result as NetCDF (result.nc)")
+    r.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    r.set_defaults(func=_run_main)
+    for name in _PLUGINS:
+        try:
+            mod = importlib.import_module(f"vbsim.{name}")
+        except ImportError:
+            continue
+        mod.add_parser(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``vbsim`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    func = getattr(args, "func", None)
+    try:
+        if func is not None:
+            return int(func(args) or 0)
+        return int(importlib.import_module(f"vbsim.{args.command}_cli").main(args) or 0)
+    except VbsimInputError as exc:
+        print(f"vbsim: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

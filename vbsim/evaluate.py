@@ -1,0 +1,164 @@
+"""Settle every contract on the same simulated paths.
+
+:func:`evaluate` reduces a :class:`~vbsim.simulate` ``CostPaths`` Dataset over cohorts, builds the
+settlement context (benchmark, expenditure, beneficiaries, quality, stop-loss statistics) and
+calls each contract's vectorised ``settle`` once on the whole (scenario, year) grid. The result is
+one xarray Dataset with a ``contract`` dimension, so every comparison between contracts uses
+common random numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ._validate import VbsimInputError, check_real
+
+
+def _as_named(contracts: Any) -> dict[str, Any]:
+    if isinstance(contracts, Mapping):
+        named = dict(contracts)
+    elif hasattr(contracts, "settle"):
+        named = {getattr(contracts, "name", "") or "contract": contracts}
+    elif isinstance(contracts, Iterable):
+        named = {}
+        for i, c in enumerate(contracts):
+            key = getattr(c, "name", "") or f"contract_{i}"
+            if key in named:
+                key = f"{key}_{i}"
+            named[key] = c
+    else:
+        raise VbsimInputError(f"contracts must be a contract, a list or a dict; got {contracts!r}")
+    if not named:
+        raise VbsimInputError("contracts must name at least one contract")
+    for key, c in named.items():
+        if not hasattr(c, "settle"):
+            raise VbsimInputError(f"contracts[{key!r}] is not a contract (no settle method)")
+    return named
+
+
+def needed_thresholds(contracts: Any) -> tuple[float, ...]:
+    """All per-member thresholds (stop-loss attachments, truncation points) the contracts need.
+
+    >>> needed_thresholds([])
+    ()
+    """
+    if isinstance(contracts, Mapping):
+        contracts = list(contracts.values())
+    elif hasattr(contracts, "settle"):
+        contracts = [contracts]
+    out: set[float] = set()
+    for c in contracts:
+        out.update(float(t) for t in getattr(c, "thresholds", ()))
+    return tuple(sorted(out))
+
+
+def settlement_context(
+    paths: xr.Dataset, *, revenue_share: float | None = None, **context: Any
+) -> dict[str, Any]:
+    """The settle() context for a CostPaths Dataset, summed over cohorts, as numpy arrays.
+
+    Arrays have shape (scenario, year). ``revenue_share`` (provider fee-for-service revenue as a
+    share of the population's expenditure, used by revenue-based loss limits) is an input of the
+    scenario; when omitted, no ``revenue`` enters the context.
+    """
+    tot = paths[["cost", "benchmark", "member_months"]].sum("cohort")
+    ctx: dict[str, Any] = {
+        "benchmark": tot["benchmark"].transpose("scenario", "year").values,
+        "expenditure": tot["cost"].transpose("scenario", "year").values,
+        "member_months": tot["member_months"].transpose("scenario", "year").values,
+    }
+    ctx["assigned_beneficiaries"] = ctx["member_months"] / 12.0
+    if "quality" in paths:
+        ctx["quality_score"] = paths["quality"].transpose("scenario", "year").values
+    if "threshold" in paths.dims and paths.sizes["threshold"] > 0:
+        exc = paths["excess"].sum("cohort").transpose("scenario", "year", "threshold").values
+        ctx["excess"] = {
+            float(t): exc[..., k] for k, t in enumerate(paths["threshold"].values)
+        }
+    if revenue_share is not None:
+        check_real("revenue_share", revenue_share, 0.0, 10.0)
+        ctx["revenue"] = revenue_share * ctx["expenditure"]
+    ctx.update(context)
+    return ctx
+
+
+def evaluate(
+    paths: xr.Dataset,
+    contracts: Any,
+    *,
+    revenue_share: float | None = None,
+    **context: Any,
+) -> xr.Dataset:
+    """Settle each contract on every simulated (scenario, year).
+
+    Parameters
+    ----------
+    paths:
+        ``CostPaths`` Dataset from :func:`vbsim.simulate`.
+    contracts:
+        A contract, a list of contracts, or a dict ``name -> contract``.
+    revenue_share:
+        Provider revenue as a share of expenditure, for revenue-based loss limits.
+    **context:
+        Extra settle() context, e.g. ``quality_standard_met=True``, ``relief=0.0``.
+
+    Returns
+    -------
+    xarray.Dataset
+        dims (contract, scenario, year); one variable per settlement component
+        (``payment``, ``provider_net``, ``payer_net``, ``gross_savings``, flags ...).
+
+    Examples
+    --------
+    >>> import vbsim
+    >>> from vbsim import presets
+    >>> pop = vbsim.Population([vbsim.Cohort("all", 500, vbsim.costs.Lognormal(mean=1e4, cv=2))])
+    >>> paths = vbsim.simulate(pop, n_scenarios=50, seed=1)
+    >>> st = evaluate(paths, {"E": presets.mssp("E", msr=0.02)})
+    >>> st["payment"].dims
+    ('contract', 'scenario', 'year')
+    """
+    named = _as_named(contracts)
+    missing = [t for t in needed_thresholds(named) if "threshold" not in paths.dims
+               or not np.any(np.isclose(paths["threshold"].values, t))]
+    if missing:
+        raise VbsimInputError(
+            f"the cost paths lack thresholds {missing} that the contracts need; simulate with "
+            f"thresholds={needed_thresholds(named)} (vbsim.run does this for you)"
+        )
+    ctx = settlement_context(paths, revenue_share=revenue_share, **context)
+    scen, years = paths["scenario"].values, paths["year"].values
+    per_contract: list[dict[str, np.ndarray]] = []
+    for name, c in named.items():
+        rec = c.settle(**_ctx_for(c, ctx))
+        comps = {k: np.broadcast_to(np.asarray(v), (len(scen), len(years)))
+                 for k, v in rec.to_dict().items()}
+        per_contract.append(comps)
+    keys = [k for k in per_contract[0] if all(k in pc for pc in per_contract)]
+    data = {
+        k: (("contract", "scenario", "year"), np.stack([pc[k] for pc in per_contract]))
+        for k in keys
+    }
+    ds = xr.Dataset(data, coords={"contract": list(named), "scenario": scen, "year": years})
+    ds.attrs["contracts"] = json.dumps({n: repr(c) for n, c in named.items()})
+    if revenue_share is not None:
+        ds.attrs["revenue_share"] = revenue_share
+    return ds
+
+
+def _ctx_for(contract: Any, ctx: dict[str, Any]) -> dict[str, Any]:
+    """Pass only the excess thresholds this contract asked for (keeps the records small)."""
+    out = dict(ctx)
+    if "excess" in ctx:
+        need = getattr(contract, "thresholds", ())
+        out["excess"] = {t: v for t, v in ctx["excess"].items()
+                         if any(math.isclose(t, float(n)) for n in need)}
+        if not out["excess"]:
+            del out["excess"]
+    return out

@@ -1,0 +1,114 @@
+"""One call from a scenario to the distribution of every contract's outcome.
+
+:func:`run` simulates the scenario's population once (with every threshold the contracts need,
+in the same pass), settles all contracts on those paths and returns a :class:`Result`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import xarray as xr
+
+from .evaluate import evaluate, needed_thresholds
+from .scenario import Scenario, load
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """Simulated cost paths and the settlement of every contract on them."""
+
+    scenario: Scenario
+    paths: xr.Dataset
+    settlement: xr.Dataset
+
+    def summary(
+        self, *, var: str = "provider_net", levels: tuple[float, ...] = (0.95, 0.99),
+        by_year: bool = False,
+    ) -> xr.Dataset:
+        """Risk measures with Monte Carlo standard errors, one row per contract.
+
+        Multi-year runs are summed over years unless ``by_year`` is true.
+        """
+        from . import metrics
+
+        st = self.settlement
+        if not by_year and "year" in st.dims:
+            num = [k for k, v in st.data_vars.items() if v.dtype.kind == "f"]
+            flags = [k for k, v in st.data_vars.items() if v.dtype.kind == "b"]
+            st = xr.merge([st[num].sum("year"), st[flags].any("year")])
+        return metrics.summarize(st, var=var, levels=levels)
+
+    def table(self, **kwargs: Any) -> str:
+        """The comparison table as plain text (what ``vbsim run`` prints)."""
+        from . import metrics
+
+        return metrics.format_table(self.summary(**kwargs))
+
+    def to_netcdf(self, path: str | Path) -> None:
+        """Save the cost paths and the settlement as two groups of one NetCDF file."""
+        path = Path(path)
+        self.paths.to_netcdf(path, mode="w", group="paths")
+        st = self.settlement.copy()
+        for k, v in st.data_vars.items():
+            if v.dtype.kind == "b":
+                st[k] = v.astype("i1")
+        st.attrs["scenario"] = json.dumps(
+            {"name": self.scenario.name, "source": self.scenario.source,
+             "n_scenarios": self.scenario.n_scenarios, "years": self.scenario.years,
+             "seed": self.scenario.seed})
+        st.to_netcdf(path, mode="a", group="settlement")
+
+    def _repr_html_(self) -> str:
+        from . import metrics
+
+        frame = metrics.summary_to_frame(self.summary())
+        return f"<h4>{self.scenario.name}</h4>" + frame.to_html()
+
+    def __repr__(self) -> str:
+        return f"Result({self.scenario.name!r})\n" + self.table()
+
+
+def run(
+    scenario: Scenario | str | Path,
+    *,
+    n_scenarios: int | None = None,
+    seed: int | None = None,
+    progress: bool | None = None,
+) -> Result:
+    """Simulate a scenario and settle every contract on the same paths.
+
+    Parameters
+    ----------
+    scenario:
+        A :class:`Scenario` or the path of a scenario TOML file.
+    n_scenarios, seed:
+        Override the scenario's simulation size and seed.
+    progress:
+        Show a progress bar (None: only for runs expected to take more than a few seconds).
+
+    Examples
+    --------
+    >>> res = run("scenarios/default.toml", n_scenarios=200, progress=False)
+    >>> res.settlement.sizes["scenario"]
+    200
+    """
+    from .simulate import simulate
+
+    sc = load(scenario) if isinstance(scenario, (str, Path)) else scenario
+    if n_scenarios is not None:
+        sc = sc.replace(n_scenarios=n_scenarios)
+    if seed is not None:
+        sc = sc.replace(seed=seed)
+    kw: dict[str, Any] = {}
+    if sc.block_size is not None:
+        kw["block_size"] = sc.block_size
+    paths = simulate(
+        sc.population, sc.drivers, n_scenarios=sc.n_scenarios, years=sc.years, seed=sc.seed,
+        thresholds=needed_thresholds(sc.contracts), progress=progress, **kw,
+    )
+    settlement = evaluate(paths, sc.contracts, **sc.settlement)
+    return Result(scenario=sc, paths=paths, settlement=settlement)

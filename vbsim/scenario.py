@@ -1,0 +1,202 @@
+"""Scenario files: a population, its drivers, the simulation size and the contracts to compare.
+
+A scenario is a TOML file (read with the standard library's ``tomllib``; never evaluated)::
+
+    name = "Default ACO"
+    [simulation]
+    n_scenarios = 4000
+    years = 1
+    seed = 2026
+    [[population.cohorts]]
+    name = "aged_non_dual"
+    members = 16000
+    cost = { model = "spliced", mean = 11000.0 }
+    [drivers]
+    trend_mean = 0.04
+    [settlement]
+    revenue_share = 0.30
+    [contracts.mssp_e]
+    preset = "mssp"
+    level = "E"
+
+Every error names the file, the field path and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ._spec import build_dataclass
+from ._validate import VbsimInputError, check_int, check_real
+
+_TOP_KEYS = ("name", "description", "simulation", "population", "drivers", "settlement",
+             "contracts")
+_SIM_KEYS = {"n_scenarios": (1, 10_000_000), "years": (1, 50), "seed": (0, 2**63 - 1),
+             "block_size": (1, 1_000_000)}
+_SETTLE_KEYS = ("revenue_share", "quality_standard_met", "relief")
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    """Everything one run needs: population, drivers, simulation size and named contracts.
+
+    Examples
+    --------
+    >>> import vbsim
+    >>> s = load("scenarios/default.toml")
+    >>> sorted(s.contracts)[:1]
+    ['mssp_basic_e']
+    """
+
+    name: str
+    population: Any
+    drivers: Any
+    contracts: dict[str, Any]
+    n_scenarios: int = 2000
+    years: int = 1
+    seed: int = 0
+    block_size: int | None = None
+    settlement: dict[str, Any] = dataclasses.field(default_factory=dict)
+    description: str = ""
+    source: str = ""
+
+    def replace(self, **changes: Any) -> Scenario:
+        """A copy with some fields changed (e.g. ``n_scenarios=500`` for a quick look)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _cost_model(spec: Any, where: str) -> Any:
+    from . import costs
+
+    registry = {
+        "lognormal": "Lognormal",
+        "spliced": "Spliced",
+        "compound_poisson": "CompoundPoisson",
+    }
+    if not isinstance(spec, Mapping) or "model" not in spec:
+        raise VbsimInputError(
+            f"{where}: expected a table with 'model' = one of {', '.join(registry)}"
+        )
+    model = spec["model"]
+    if model not in registry or not hasattr(costs, registry[model]):
+        raise VbsimInputError(
+            f"{where}.model must be one of {', '.join(repr(k) for k in registry)}; got {model!r}"
+        )
+    args = {}
+    for k, v in spec.items():
+        if k == "model":
+            continue
+        args[k] = _cost_model(v, f"{where}.{k}") if isinstance(v, Mapping) else v
+    return build_dataclass(getattr(costs, registry[model]), args, where)
+
+
+def _population(spec: Any, where: str) -> Any:
+    from .population import Cohort, Population
+
+    if not isinstance(spec, Mapping) or "cohorts" not in spec:
+        raise VbsimInputError(f"{where}: expected [[population.cohorts]] entries")
+    extra = set(spec) - {"cohorts"}
+    if extra:
+        raise VbsimInputError(f"{where}.{sorted(extra)[0]}: unknown field; allowed: cohorts")
+    cohorts = []
+    for i, c in enumerate(spec["cohorts"]):
+        w = f"{where}.cohorts[{i}]"
+        if not isinstance(c, Mapping) or "cost" not in c:
+            raise VbsimInputError(f"{w}: each cohort needs name, members and a cost table")
+        rest = {k: v for k, v in c.items() if k != "cost"}
+        cohorts.append(build_dataclass(Cohort, rest, w, cost=_cost_model(c["cost"], f"{w}.cost")))
+    try:
+        return Population(cohorts)
+    except VbsimInputError as exc:
+        raise VbsimInputError(f"{where}: {exc}") from None
+
+
+def from_dict(data: Mapping[str, Any], *, where: str = "scenario") -> Scenario:
+    """Build a :class:`Scenario` from plain data (a parsed TOML document).
+
+    >>> from_dict({"population": {}}, where="x.toml")
+    Traceback (most recent call last):
+    ...
+    vbsim._validate.VbsimInputError: x.toml: population: expected [[population.cohorts]] entries
+    """
+    from .contracts import from_spec
+    from .drivers import Drivers
+
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise VbsimInputError(
+                f"{where}: {key}: unknown section; allowed: {', '.join(_TOP_KEYS)}"
+            )
+    sim = dict(data.get("simulation", {}))
+    kw: dict[str, Any] = {}
+    for key, val in sim.items():
+        if key not in _SIM_KEYS:
+            raise VbsimInputError(
+                f"{where}: simulation.{key}: unknown field; allowed: {', '.join(_SIM_KEYS)}"
+            )
+        lo, hi = _SIM_KEYS[key]
+        try:
+            kw[key] = check_int(f"simulation.{key}", val, lo, hi)
+        except VbsimInputError as exc:
+            raise VbsimInputError(f"{where}: {exc}") from None
+    if "population" not in data:
+        raise VbsimInputError(f"{where}: population: missing section [[population.cohorts]]")
+    try:
+        population = _population(data["population"], "population")
+        drivers = build_dataclass(Drivers, data.get("drivers", {}), "drivers")
+    except VbsimInputError as exc:
+        raise VbsimInputError(f"{where}: {exc}") from None
+    settle = dict(data.get("settlement", {}))
+    for key, val in settle.items():
+        if key not in _SETTLE_KEYS:
+            raise VbsimInputError(
+                f"{where}: settlement.{key}: unknown field; allowed: {', '.join(_SETTLE_KEYS)}"
+            )
+        if key == "quality_standard_met" and not isinstance(val, bool):
+            raise VbsimInputError(f"{where}: settlement.{key} must be true or false; got {val!r}")
+        if key in ("revenue_share", "relief"):
+            try:
+                check_real(f"settlement.{key}", val, 0.0, 10.0 if key == "revenue_share" else 1e15)
+            except VbsimInputError as exc:
+                raise VbsimInputError(f"{where}: {exc}") from None
+    contracts_spec = data.get("contracts", {})
+    if not isinstance(contracts_spec, Mapping) or not contracts_spec:
+        raise VbsimInputError(f"{where}: contracts: name at least one [contracts.NAME] table")
+    contracts = {}
+    for name, cspec in contracts_spec.items():
+        try:
+            contracts[name] = from_spec(cspec, where=f"contracts.{name}")
+        except VbsimInputError as exc:
+            raise VbsimInputError(f"{where}: {exc}") from None
+    return Scenario(
+        name=str(data.get("name", "")),
+        description=str(data.get("description", "")),
+        population=population,
+        drivers=drivers,
+        contracts=contracts,
+        settlement=settle,
+        **kw,
+    )
+
+
+def load(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file.
+
+    >>> load("no/such/file.toml")
+    Traceback (most recent call last):
+    ...
+    vbsim._validate.VbsimInputError: no/such/file.toml: no such scenario file
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise VbsimInputError(f"{path}: no such scenario file")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise VbsimInputError(f"{path}: not valid TOML: {exc}") from None
+    sc = from_dict(data, where=str(path))
+    return dataclasses.replace(sc, source=str(path), name=sc.name or p.stem)
