@@ -1,0 +1,457 @@
+"""Annual cost of one member: the cost models the engine samples from.
+
+Each model describes the allowed cost of one member with risk score 1.0 over one full year at
+the cost level of year 0 (before trend). They are frozen, validated dataclasses with
+
+- ``mean`` and ``var`` (closed form),
+- ``cdf(x)``, ``ppf(u)`` (numpy-vectorised; numeric for :class:`CompoundPoisson`),
+- ``lev(d)`` = E[min(X, d)] and ``stop_loss(d)`` = E[(X - d)+] (closed form for
+  :class:`Lognormal` and :class:`Spliced`, numeric for :class:`CompoundPoisson`),
+- ``kernel_spec()`` = ``(family_code, params)``: what the numba kernels need, a family code and a
+  flat float64 parameter vector (layout documented on each class and in ``docs/engine.md``),
+- ``to_dict()`` and :func:`cost_model_from_dict` for JSON round trips (result ``attrs``).
+
+The engine maps a member's standard-normal latent cost rank ``z`` to a cost through the model's
+quantile function, ``X = ppf(Phi(z))``, so year-to-year persistence of ranks is the latent AR(1)
+(see :mod:`vbsim.population`). :class:`CompoundPoisson` maps the rank to the claim count.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+from scipy import optimize, special, stats
+
+from vbsim._validate import VbsimInputError, check_choice, check_real
+
+__all__ = [
+    "LOGNORMAL",
+    "SPLICED",
+    "COMPOUND_POISSON",
+    "N_PARAMS",
+    "CostModel",
+    "Lognormal",
+    "Spliced",
+    "CompoundPoisson",
+    "cost_model_from_dict",
+]
+
+#: Family codes understood by the engine kernels.
+LOGNORMAL = 0
+SPLICED = 1
+COMPOUND_POISSON = 2
+#: Length of every kernel parameter vector (padded with zeros).
+N_PARAMS = 8
+
+
+def _phi(x: Any) -> Any:
+    return 0.5 * special.erfc(-np.asarray(x, dtype=float) / math.sqrt(2.0))
+
+
+def _ln_lev(d: np.ndarray, mu: float, s: float) -> np.ndarray:
+    """E[min(L, d)] for L ~ lognormal(mu, s), d > 0 (array)."""
+    with np.errstate(divide="ignore"):
+        ld = np.log(d)
+    m = math.exp(mu + 0.5 * s * s)
+    return m * _phi((ld - mu - s * s) / s) + d * (1.0 - _phi((ld - mu) / s))
+
+
+def _pad(values: list[float]) -> np.ndarray:
+    out = np.zeros(N_PARAMS)
+    out[: len(values)] = values
+    return out
+
+
+class CostModel:
+    """Base class: ``stop_loss`` from ``lev``, ``sd``/``cv`` from ``var``."""
+
+    mean: float
+
+    @property
+    def var(self) -> float:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @property
+    def sd(self) -> float:
+        """Standard deviation of the annual cost."""
+        return math.sqrt(self.var)
+
+    def lev(self, d: Any) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def stop_loss(self, d: Any) -> Any:
+        """Stop-loss premium E[(X - d)+] = mean - lev(d)."""
+        return self.mean - self.lev(d)
+
+    def kernel_spec(self) -> tuple[int, np.ndarray]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Lognormal(CostModel):
+    """Lognormal annual cost with the given mean and coefficient of variation; no zeros.
+
+    Kernel parameters: ``[mu, sigma]``; the engine maps latent ``z`` to ``exp(mu + sigma z)``.
+
+    Parameters
+    ----------
+    mean : float
+        Mean annual cost (dollars per member-year), > 0.
+    cv : float
+        Coefficient of variation sd/mean, in (0, 20].
+
+    Examples
+    --------
+    >>> m = Lognormal(mean=12_000, cv=2.0)
+    >>> round(m.sigma, 4), round(float(m.stop_loss(0.0)))
+    (1.2686, 12000)
+    >>> round(float(m.lev(1e12)))
+    12000
+    """
+
+    mean: float
+    cv: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mean", check_real("Lognormal.mean", self.mean, 0, lo_open=True))
+        object.__setattr__(self, "cv", check_real("Lognormal.cv", self.cv, 0, 20, lo_open=True))
+
+    @property
+    def sigma(self) -> float:
+        """Log-scale standard deviation, sqrt(log(1 + cv^2))."""
+        return math.sqrt(math.log1p(self.cv * self.cv))
+
+    @property
+    def mu(self) -> float:
+        """Log-scale mean, log(mean) - sigma^2 / 2."""
+        return math.log(self.mean) - 0.5 * self.sigma**2
+
+    @property
+    def var(self) -> float:
+        """Variance, (cv * mean)^2."""
+        return (self.cv * self.mean) ** 2
+
+    def cdf(self, x: Any) -> Any:
+        """P(X <= x)."""
+        x = np.asarray(x, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = _phi((np.log(np.maximum(x, 0.0)) - self.mu) / self.sigma)
+        return np.where(x > 0, out, 0.0)
+
+    def ppf(self, u: Any) -> Any:
+        """Quantile function exp(mu + sigma Phi^-1(u))."""
+        return np.exp(self.mu + self.sigma * special.ndtri(np.asarray(u, dtype=float)))
+
+    def lev(self, d: Any) -> Any:
+        """Limited expected value E[min(X, d)], closed form."""
+        d = np.asarray(d, dtype=float)
+        dd = np.where(d > 0, d, 1.0)
+        return np.where(d > 0, _ln_lev(dd, self.mu, self.sigma), np.minimum(d, 0.0))
+
+    def kernel_spec(self) -> tuple[int, np.ndarray]:
+        """``(LOGNORMAL, [mu, sigma, 0...])``."""
+        return LOGNORMAL, _pad([self.mu, self.sigma])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description."""
+        return {"family": "Lognormal", "mean": self.mean, "cv": self.cv}
+
+
+@dataclass(frozen=True)
+class Spliced(CostModel):
+    """Zero mass, lognormal body and generalized Pareto (GPD) tail, spliced continuously.
+
+    With probability ``zero_share`` the cost is 0. Otherwise the positive cost Y follows a
+    lognormal(mu, sigma) below the splice threshold ``t`` = lognormal quantile at
+    ``1 - tail_share``, and above it ``t + GPD(tail_shape, beta)`` with probability
+    ``tail_share``; ``beta = tail_share / f_LN(t)`` makes the density continuous at ``t``.
+    ``mu`` and ``sigma`` are solved so that the whole distribution (zeros included) has the
+    given ``mean`` and ``cv``.
+
+    Kernel parameters: ``[zero_share, mu, sigma, tail_share, t, beta, tail_shape, z0]`` with
+    ``z0 = Phi^-1(zero_share)`` (the latent below which the cost is zero).
+
+    Parameters
+    ----------
+    mean : float
+        Mean annual cost including zeros, > 0.
+    cv : float
+        Coefficient of variation including zeros; must be attainable (error says the range).
+    zero_share : float
+        Probability of zero cost, in [0, 0.9]. DOMAIN.md section 5: 13-17% of full-year members
+        in CMS synthetic claims; default 0 so the model is opt-in.
+    tail_share : float
+        Probability, among positive costs, of falling in the Pareto tail, in [0, 0.5].
+        Default 0.05: assumption.
+    tail_shape : float
+        GPD shape xi in [0, 0.5) (finite variance). Default 0.3: assumption.
+
+    Examples
+    --------
+    >>> m = Spliced(mean=12_000, cv=2.5, zero_share=0.15, tail_share=0.05, tail_shape=0.3)
+    >>> round(float(m.lev(1e15)) / 12_000, 6), round(float(m.cdf(0.0)), 2)
+    (1.0, 0.15)
+    >>> round(m.sd / m.mean, 6)
+    2.5
+    """
+
+    mean: float
+    cv: float
+    zero_share: float = 0.0
+    tail_share: float = 0.05
+    tail_shape: float = 0.3
+
+    def __post_init__(self) -> None:
+        f = object.__setattr__
+        f(self, "mean", check_real("Spliced.mean", self.mean, 0, lo_open=True))
+        f(self, "cv", check_real("Spliced.cv", self.cv, 0, 20, lo_open=True))
+        f(self, "zero_share", check_real("Spliced.zero_share", self.zero_share, 0, 0.9))
+        f(self, "tail_share", check_real("Spliced.tail_share", self.tail_share, 0, 0.5))
+        f(self, "tail_shape", check_real("Spliced.tail_shape", self.tail_shape, 0, 0.5,
+                                         hi_open=True))
+        lo, hi = self._cv_of_sigma(0.02), self._cv_of_sigma(3.5)
+        if not lo < self.cv < hi:
+            raise VbsimInputError(
+                f"Spliced.cv must be in ({lo:.4g}, {hi:.4g}) for zero_share={self.zero_share:g}, "
+                f"tail_share={self.tail_share:g}, tail_shape={self.tail_shape:g}; got {self.cv:g}"
+            )
+
+    # --- shape at mu = 0 -------------------------------------------------------------------
+    def _shape(self, s: float) -> tuple[float, float, float, float]:
+        """(t, beta, m1, m2) of the positive part Y at mu = 0, sigma = s."""
+        q, xi = self.tail_share, self.tail_shape
+        if q == 0.0:
+            return math.inf, 0.0, math.exp(0.5 * s * s), math.exp(2 * s * s)
+        zq = float(special.ndtri(1.0 - q))
+        t = math.exp(s * zq)
+        beta = q * s * t / float(stats.norm.pdf(zq))
+        m1 = math.exp(0.5 * s * s) * float(_phi(zq - s)) + q * (t + beta / (1 - xi))
+        ez2 = 2 * beta * beta / ((1 - xi) * (1 - 2 * xi))
+        m2 = math.exp(2 * s * s) * float(_phi(zq - 2 * s)) + q * (
+            t * t + 2 * t * beta / (1 - xi) + ez2
+        )
+        return t, beta, m1, m2
+
+    def _cv_of_sigma(self, s: float) -> float:
+        _, _, m1, m2 = self._shape(s)
+        return math.sqrt(m2 / ((1.0 - self.zero_share) * m1 * m1) - 1.0)
+
+    @cached_property
+    def _solved(self) -> tuple[float, float, float, float]:
+        s = optimize.brentq(lambda x: self._cv_of_sigma(x) - self.cv, 0.02, 3.5, xtol=1e-14)
+        t0, b0, m1, _ = self._shape(s)
+        scale = self.mean / ((1.0 - self.zero_share) * m1)
+        return math.log(scale), s, t0 * scale, b0 * scale
+
+    @property
+    def mu(self) -> float:
+        """Log-scale location of the lognormal body."""
+        return self._solved[0]
+
+    @property
+    def sigma(self) -> float:
+        """Log-scale spread of the lognormal body."""
+        return self._solved[1]
+
+    @property
+    def threshold(self) -> float:
+        """Splice point t (dollars); inf when tail_share = 0."""
+        return self._solved[2]
+
+    @property
+    def tail_scale(self) -> float:
+        """GPD scale beta (dollars)."""
+        return self._solved[3]
+
+    @property
+    def var(self) -> float:
+        """Variance, (cv * mean)^2."""
+        return (self.cv * self.mean) ** 2
+
+    def _gpd_sf(self, y: np.ndarray) -> np.ndarray:
+        xi, b = self.tail_shape, self.tail_scale
+        if xi == 0.0:
+            return np.exp(-y / b)
+        return (1.0 + xi * y / b) ** (-1.0 / xi)
+
+    def _gpd_lev(self, c: np.ndarray) -> np.ndarray:
+        xi, b = self.tail_shape, self.tail_scale
+        if xi == 0.0:
+            return b * (1.0 - np.exp(-c / b))
+        return b / (1 - xi) * (1.0 - (1.0 + xi * c / b) ** (1.0 - 1.0 / xi))
+
+    def cdf(self, x: Any) -> Any:
+        """P(X <= x)."""
+        x = np.asarray(x, dtype=float)
+        p0, t = self.zero_share, self.threshold
+        xp = np.where(x > 0, x, 1.0)
+        body = _phi((np.log(xp) - self.mu) / self.sigma)
+        if t < math.inf:
+            tail = 1.0 - self.tail_share * self._gpd_sf(np.maximum(xp - t, 0.0))
+            fy = np.where(xp <= t, body, tail)
+        else:
+            fy = body
+        return np.where(x < 0, 0.0, np.where(x > 0, p0 + (1 - p0) * fy, p0))
+
+    def ppf(self, u: Any) -> Any:
+        """Quantile function (0 on the zero mass)."""
+        u = np.asarray(u, dtype=float)
+        p0, q, xi, b = self.zero_share, self.tail_share, self.tail_shape, self.tail_scale
+        up = np.clip((u - p0) / (1.0 - p0), 0.0, 1.0)
+        body = np.exp(self.mu + self.sigma * special.ndtri(np.minimum(up, 1.0 - q)))
+        if q > 0:
+            w = np.clip((1.0 - up) / q, 0.0, 1.0)
+            with np.errstate(divide="ignore"):
+                g = -b * np.log(w) if xi == 0.0 else b / xi * (w ** (-xi) - 1.0)
+            body = np.where(up > 1.0 - q, self.threshold + g, body)
+        return np.where(u <= p0, 0.0, body)
+
+    def lev(self, d: Any) -> Any:
+        """Limited expected value E[min(X, d)], closed form."""
+        d = np.asarray(d, dtype=float)
+        t = self.threshold
+        dd = np.where(d > 0, d, 1.0)
+        below = _ln_lev(np.minimum(dd, t), self.mu, self.sigma)
+        if t < math.inf:
+            above = self.tail_share * self._gpd_lev(np.maximum(dd - t, 0.0))
+            below = below + np.where(dd > t, above, 0.0)
+        return np.where(d > 0, (1.0 - self.zero_share) * below, np.minimum(d, 0.0))
+
+    def kernel_spec(self) -> tuple[int, np.ndarray]:
+        """``(SPLICED, [zero_share, mu, sigma, tail_share, t, beta, tail_shape, z0])``."""
+        z0 = float(special.ndtri(self.zero_share)) if self.zero_share > 0 else -1e300
+        t = self.threshold if self.threshold < math.inf else 1e300
+        return SPLICED, _pad([self.zero_share, self.mu, self.sigma, self.tail_share, t,
+                              self.tail_scale, self.tail_shape, z0])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description."""
+        return {"family": "Spliced", "mean": self.mean, "cv": self.cv,
+                "zero_share": self.zero_share, "tail_share": self.tail_share,
+                "tail_shape": self.tail_shape}
+
+
+@dataclass(frozen=True)
+class CompoundPoisson(CostModel):
+    """Annual cost = sum of a Poisson(``rate``) number of lognormal claims.
+
+    The engine maps the member's latent rank to the claim count (Poisson quantile of Phi(z)),
+    so persistence acts on how often a member claims; claim sizes are independent draws.
+    ``cdf``, ``ppf`` and ``lev`` are numeric: the severity is discretised on a grid of 2^16
+    points (rounding method) and the compound distribution computed by FFT.
+
+    Kernel parameters: ``[rate, mu_severity, sigma_severity]``.
+
+    Parameters
+    ----------
+    rate : float
+        Expected number of claims per member-year, in (0, 50].
+    severity : Lognormal
+        Claim-size distribution.
+
+    Examples
+    --------
+    >>> m = CompoundPoisson(rate=2.0, severity=Lognormal(mean=3_000, cv=1.5))
+    >>> m.mean, round(m.cv, 4)
+    (6000.0, 1.2748)
+    >>> round(float(m.cdf(0.0)), 4)  # P(no claim) = exp(-2)
+    0.1353
+    """
+
+    rate: float
+    severity: Lognormal
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rate", check_real("CompoundPoisson.rate", self.rate, 0, 50,
+                                                    lo_open=True))
+        if not isinstance(self.severity, Lognormal):
+            raise VbsimInputError(
+                f"CompoundPoisson.severity must be a Lognormal; got {self.severity!r}")
+
+    @property
+    def mean(self) -> float:  # type: ignore[override]
+        """rate x E[claim]."""
+        return self.rate * self.severity.mean
+
+    @property
+    def var(self) -> float:
+        """rate x E[claim^2]."""
+        s = self.severity
+        return self.rate * (s.var + s.mean**2)
+
+    @property
+    def cv(self) -> float:
+        """Coefficient of variation."""
+        return self.sd / self.mean
+
+    @cached_property
+    def _grid(self) -> tuple[float, np.ndarray]:
+        n = 2**16
+        hi = max(float(self.severity.ppf(1 - 1e-10)), self.mean + 40 * self.sd) * 1.2
+        h = hi / n
+        edges = (np.arange(n + 1) - 0.5) * h
+        edges[0] = 0.0
+        sev = np.diff(self.severity.cdf(edges))
+        sev[-1] += 1.0 - sev.sum()
+        pgf = np.exp(self.rate * (np.fft.rfft(sev, 2 * n) - 1.0))
+        pmf = np.clip(np.fft.irfft(pgf, 2 * n)[:n], 0.0, None)
+        return h, pmf / pmf.sum()
+
+    def cdf(self, x: Any) -> Any:
+        """P(S <= x), numeric (grid of 2^16 points)."""
+        h, pmf = self._grid
+        cum = np.cumsum(pmf)
+        x = np.asarray(x, dtype=float)
+        k = np.clip(np.floor(x / h + 1e-9), -1, len(pmf) - 1).astype(np.int64)
+        return np.where(k < 0, 0.0, cum[np.maximum(k, 0)])
+
+    def ppf(self, u: Any) -> Any:
+        """Quantile function, numeric (grid)."""
+        h, pmf = self._grid
+        k = np.searchsorted(np.cumsum(pmf), np.asarray(u, dtype=float) - 1e-12)
+        return np.minimum(k, len(pmf) - 1) * h
+
+    def lev(self, d: Any) -> Any:
+        """E[min(S, d)], numeric (grid)."""
+        h, pmf = self._grid
+        x = np.arange(len(pmf)) * h
+        d = np.asarray(d, dtype=float)
+        flat = np.atleast_1d(d).ravel()
+        out = np.array([np.dot(pmf, np.minimum(x, v)) if v > 0 else min(v, 0.0) for v in flat])
+        return out.reshape(d.shape) if d.ndim else float(out[0])
+
+    def kernel_spec(self) -> tuple[int, np.ndarray]:
+        """``(COMPOUND_POISSON, [rate, mu_severity, sigma_severity, 0...])``."""
+        return COMPOUND_POISSON, _pad([self.rate, self.severity.mu, self.severity.sigma])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description."""
+        return {"family": "CompoundPoisson", "rate": self.rate,
+                "severity": self.severity.to_dict()}
+
+
+def cost_model_from_dict(d: dict[str, Any]) -> CostModel:
+    """Rebuild a cost model from :meth:`to_dict` output (or a scenario-file table).
+
+    >>> cost_model_from_dict({"family": "Lognormal", "mean": 100.0, "cv": 1.0})
+    Lognormal(mean=100.0, cv=1.0)
+    """
+    if not isinstance(d, dict) or "family" not in d:
+        raise VbsimInputError(f"cost model must be a table with a 'family' key; got {d!r}")
+    fam = check_choice("cost.family", d["family"], ["Lognormal", "Spliced", "CompoundPoisson"])
+    kw = {k: v for k, v in d.items() if k != "family"}
+    if fam == "CompoundPoisson" and isinstance(kw.get("severity"), dict):
+        kw["severity"] = cost_model_from_dict(kw["severity"])
+    cls = {"Lognormal": Lognormal, "Spliced": Spliced, "CompoundPoisson": CompoundPoisson}[fam]
+    try:
+        return cls(**kw)
+    except TypeError as e:
+        raise VbsimInputError(f"cost model {fam}: {e}") from None
+
