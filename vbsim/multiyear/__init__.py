@@ -1,0 +1,32 @@
+"""Many-year contracts: benchmark rules, per-year terms, population dynamics, cash flows, NPV.
+
+Strategy teams commit to 10-year agreements (LEAD) or 5-year rebased agreements (MSSP); this
+package turns one set of simulated cost paths into the 10-year distribution of each option.
+See docs/multiyear.md for the rules, their sources and the assumptions.
+
+>>> from vbsim.multiyear import FixedBenchmark, RebasedBenchmark, demo_paths
+>>> p = demo_paths(years=13)
+>>> FixedBenchmark().benchmark(p).shape  # 3 base years, 10 performance years
+(2, 10)
+"""
+
+from __future__ import annotations
+
+from .benchmark import BenchmarkRule, FixedBenchmark, RebasedBenchmark, update_index
+from .contract import MultiYearContract, by_year, year_context
+from .dynamics import growth_weights, reweight_cohorts, with_savings
+from .synthetic import demo_paths
+
+__all__ = [
+    "BenchmarkRule",
+    "FixedBenchmark",
+    "MultiYearContract",
+    "RebasedBenchmark",
+    "by_year",
+    "demo_paths",
+    "growth_weights",
+    "reweight_cohorts",
+    "update_index",
+    "with_savings",
+    "year_context",
+]
