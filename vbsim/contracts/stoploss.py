@@ -1,0 +1,144 @@
+"""Stop-loss: individual (specific) attachment per member, and aggregate attachment on the total.
+
+Settlement consumes per-scenario statistics, never member arrays: an individual stop-loss reads
+context ``excess[attachment]`` = sum over members of (annual cost - attachment)+, which the engine
+computes for every threshold in ``contract.thresholds``. Recoveries reduce, and premiums add to,
+the expenditure counted against the benchmark (the payer offers the stop-loss, as in REACH).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from vbsim._validate import VbsimInputError
+
+from ._term import Term
+from .settlement import Context
+
+
+@dataclasses.dataclass(frozen=True)
+class IndividualStopLoss(Term):
+    """Per-member attachment; the excess above it is reimbursed except for the coinsurance.
+
+    Parameters
+    ----------
+    attachment : dollars of annual cost per member above which costs are reimbursed.
+    coinsurance : share of the excess the provider still bears (0: all of it reimbursed).
+    premium_pmpm : fixed premium per member-month (needs context ``member_months``).
+    premium_load : if set, premium = expected recoveries x (1 + load), where expected recoveries
+        come from context ``expected_excess[attachment]`` or, for DataArray inputs with a
+        ``scenario`` dimension, the mean excess over scenarios. Exclusive with ``premium_pmpm``.
+
+    ``IndividualStopLoss.truncation(t)`` is the MSSP-style special case: costs above the
+    threshold are simply not counted (coinsurance 0, no premium) [C, DOMAIN.md s.2].
+
+    Examples
+    --------
+    >>> sl = IndividualStopLoss(attachment=100_000, coinsurance=0.2, premium_pmpm=5.0)
+    >>> rec, prem = sl.apply(np.array(1e7), None, _ctx(excess={100_000: 500_000.0},
+    ...                      member_months=12_000.0))
+    >>> float(rec), float(prem)  # 80% x 500k; 5 x 12,000
+    (400000.0, 60000.0)
+    """
+
+    attachment: float
+    coinsurance: float = 0.0
+    premium_pmpm: float = 0.0
+    premium_load: float | None = None
+
+    def __post_init__(self) -> None:
+        self._real("attachment", 0, math.inf, lo_open=True)
+        self._real("coinsurance", 0, 1)
+        self._real("premium_pmpm", 0, math.inf)
+        self._opt_real("premium_load", 0, math.inf)
+        if self.premium_load is not None and self.premium_pmpm:
+            raise VbsimInputError(
+                "IndividualStopLoss: set premium_pmpm or premium_load, not both; got "
+                f"premium_pmpm={self.premium_pmpm:g}, premium_load={self.premium_load:g}"
+            )
+
+    @classmethod
+    def truncation(cls, threshold: float) -> IndividualStopLoss:
+        """MSSP-style truncation at ``threshold`` per member (e.g. the national 99th percentile).
+
+        >>> IndividualStopLoss.truncation(250_000).coinsurance
+        0.0
+        """
+        return cls(attachment=threshold, coinsurance=0.0, premium_pmpm=0.0)
+
+    def apply(self, counted: np.ndarray, base: np.ndarray | None,
+              ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+        """Return (recoveries, premium) as arrays."""
+        by = f"IndividualStopLoss(attachment={self.attachment:g})"
+        excess = ctx.lookup("excess", self.attachment, by)
+        rec = (1.0 - self.coinsurance) * excess
+        if self.premium_load is not None:
+            if ctx.has("expected_excess"):
+                expected = ctx.lookup("expected_excess", self.attachment, by + ".premium_load")
+            elif ctx.kind == "dataarray" and "scenario" in ctx.template.dims:
+                ax = ctx.template.dims.index("scenario")
+                expected = np.mean(excess, axis=ax, keepdims=True)
+            else:
+                ctx.need("expected_excess", by + ".premium_load")
+            prem = (1.0 - self.coinsurance) * expected * (1.0 + self.premium_load)
+        elif self.premium_pmpm:
+            prem = self.premium_pmpm * ctx.need("member_months", by + ".premium_pmpm")
+        else:
+            prem = np.zeros(np.shape(rec))
+        return rec, prem
+
+
+@dataclasses.dataclass(frozen=True)
+class AggregateStopLoss(Term):
+    """Aggregate stop-loss on the total counted expenditure.
+
+    Recoveries = (1 - coinsurance) x clip(spend - attachment x base, 0, (limit - attachment) x
+    base), with base = context ``expected_cost`` (``basis="expected"``) or the final benchmark
+    (``basis="benchmark"``). Spend is net of any individual stop-loss recoveries applied first.
+
+    Parameters
+    ----------
+    attachment : e.g. 1.10 for 110% of the base.
+    limit : upper end of the reimbursed layer as a multiple of the base (None: unlimited).
+    basis : "expected" or "benchmark".
+    coinsurance : share of the layer the provider still bears.
+    premium_rate : premium as a share of the base.
+
+    Examples
+    --------
+    >>> agg = AggregateStopLoss(attachment=1.10, limit=1.30, basis="benchmark")
+    >>> rec, _ = agg.apply(np.array(125.0), np.array(100.0), _ctx())
+    >>> round(float(rec), 6)  # 125 - 110, within the 20-wide layer
+    15.0
+    """
+
+    attachment: float
+    limit: float | None = None
+    basis: str = "expected"
+    coinsurance: float = 0.0
+    premium_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._real("attachment", 0, math.inf)
+        self._opt_real("limit", self.attachment, math.inf, lo_open=True)
+        self._choice("basis", ["expected", "benchmark"])
+        self._real("coinsurance", 0, 1)
+        self._real("premium_rate", 0, 1)
+
+    def apply(self, counted: np.ndarray, base: np.ndarray | None,
+              ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+        if self.basis == "expected":
+            base = ctx.need("expected_cost", "AggregateStopLoss(basis='expected')")
+        layer_top = np.inf if self.limit is None else (self.limit - self.attachment) * base
+        layer = np.clip(counted - self.attachment * base, 0.0, layer_top)
+        return (1.0 - self.coinsurance) * layer, self.premium_rate * base + 0.0 * counted
+
+
+def _ctx(**context: object) -> Context:
+    """A Context from keyword inputs (doctest helper)."""
+    from .settlement import prepare
+
+    return prepare(0.0, 0.0, context)
