@@ -1,0 +1,28 @@
+"""Calibration of the member cost model to summary statistics or a claims extract.
+
+- :func:`from_summary`: fit a :class:`vbsim.costs.Spliced` model and the AR(1) persistence
+  ``rho`` to published statistics (mean, cv or percentiles, zero share, top spending shares,
+  persistence of the top decile).
+- :func:`from_claims`: the same from a member-year claims table (CSV path or DataFrame).
+- :func:`read_desynpuf`: CMS DE-SynPUF beneficiary summary files -> member-year cost table.
+
+Each returns a :class:`Calibration` (``cost``, ``rho``, ``report``); the :class:`FitReport` lists
+target against achieved for every statistic. Methods and sources: ``docs/calibration.md``.
+"""
+
+from __future__ import annotations
+
+from .claims import clean_claims, from_claims, read_desynpuf
+from .report import Calibration, FitReport, FitRow
+from .summary import AGED_NON_DUAL, from_summary
+
+__all__ = [
+    "AGED_NON_DUAL",
+    "Calibration",
+    "FitReport",
+    "FitRow",
+    "clean_claims",
+    "from_claims",
+    "from_summary",
+    "read_desynpuf",
+]
