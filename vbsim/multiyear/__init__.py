@@ -13,19 +13,42 @@ See docs/multiyear.md for the rules, their sources and the assumptions.
 from __future__ import annotations
 
 from .benchmark import BenchmarkRule, FixedBenchmark, RebasedBenchmark, update_index
+from .cash import CashTerms, cash_flows, first_breach_distribution
+from .compare import (
+    compare,
+    lead_global,
+    lead_professional,
+    mssp_basic_glide,
+    mssp_enhanced,
+    standard_strategies,
+    summarize,
+)
 from .contract import MultiYearContract, by_year, year_context
 from .dynamics import growth_weights, reweight_cohorts, with_savings
+from .plot import fan_chart, npv_distribution
 from .synthetic import demo_paths
 
 __all__ = [
     "BenchmarkRule",
+    "CashTerms",
     "FixedBenchmark",
     "MultiYearContract",
     "RebasedBenchmark",
     "by_year",
+    "cash_flows",
+    "compare",
     "demo_paths",
+    "fan_chart",
+    "first_breach_distribution",
     "growth_weights",
+    "lead_global",
+    "lead_professional",
+    "mssp_basic_glide",
+    "mssp_enhanced",
+    "npv_distribution",
     "reweight_cohorts",
+    "standard_strategies",
+    "summarize",
     "update_index",
     "with_savings",
     "year_context",
