@@ -105,7 +105,8 @@ class Lognormal(CostModel):
     mean : float
         Mean annual cost (dollars per member-year), > 0.
     cv : float
-        Coefficient of variation sd/mean, in (0, 20].
+        Coefficient of variation sd/mean, in (0, 20]. Default 2.0: DE-SynPUF full-year members
+        have cv 1.9-2.2 (``shared/data/desynpuf_cost_distribution_summary.csv``).
 
     Examples
     --------
@@ -117,7 +118,7 @@ class Lognormal(CostModel):
     """
 
     mean: float
-    cv: float
+    cv: float = 2.0  # DE-SynPUF full-year members: cv 1.9-2.2 (shared/data summary CSV) [C]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mean", check_real("Lognormal.mean", self.mean, 0, lo_open=True))
@@ -184,9 +185,10 @@ class Spliced(CostModel):
         Mean annual cost including zeros, > 0.
     cv : float
         Coefficient of variation including zeros; must be attainable (error says the range).
+        Default 2.0 (DE-SynPUF full-year members: 1.9-2.2).
     zero_share : float
-        Probability of zero cost, in [0, 0.9]. DOMAIN.md section 5: 13-17% of full-year members
-        in CMS synthetic claims; default 0 so the model is opt-in.
+        Probability of zero cost, in [0, 0.9]. Default 0.15: DOMAIN.md section 5, 13-17% of
+        full-year members in CMS synthetic claims.
     tail_share : float
         Probability, among positive costs, of falling in the Pareto tail, in [0, 0.5].
         Default 0.05: assumption.
@@ -203,10 +205,10 @@ class Spliced(CostModel):
     """
 
     mean: float
-    cv: float
-    zero_share: float = 0.0
-    tail_share: float = 0.05
-    tail_shape: float = 0.3
+    cv: float = 2.0  # DE-SynPUF full-year members: cv 1.9-2.2 (shared/data summary CSV) [C]
+    zero_share: float = 0.15  # DOMAIN.md s5: 13-17% zero-cost full-year members [C, shape]
+    tail_share: float = 0.05  # assumption
+    tail_shape: float = 0.3  # assumption (finite variance needs < 0.5)
 
     def __post_init__(self) -> None:
         f = object.__setattr__

@@ -1,0 +1,83 @@
+"""Cost models: moments, cdf/ppf, lev and stop-loss against numerical integration."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate
+
+from vbsim._validate import VbsimInputError
+from vbsim.costs import (
+    COMPOUND_POISSON,
+    LOGNORMAL,
+    SPLICED,
+    CompoundPoisson,
+    Lognormal,
+    Spliced,
+    cost_model_from_dict,
+)
+
+MODELS = [
+    Lognormal(mean=12_000, cv=2.0),
+    Spliced(mean=11_000, cv=2.0),
+    Spliced(mean=11_000, cv=1.5, zero_share=0.0, tail_share=0.1, tail_shape=0.0),
+    Spliced(mean=5_000, cv=3.0, zero_share=0.3, tail_share=0.0),
+]
+
+
+@pytest.mark.parametrize("m", MODELS, ids=repr)
+def test_moments_and_lev_by_quadrature(m):
+    # mean and second moment from the quantile function: E[X^k] = int_0^1 ppf(u)^k du
+    u = (np.arange(2_000_000) + 0.5) / 2_000_000
+    x = m.ppf(u)
+    assert x.mean() == pytest.approx(m.mean, rel=2e-3)
+    # lev(d) = int_0^d (1 - F(x)) dx, integrated numerically
+    for d in (1_000.0, 20_000.0, 150_000.0):
+        num, _ = integrate.quad(lambda y: 1.0 - float(m.cdf(y)), 0.0, d, limit=200,
+                                points=[getattr(m, "threshold", d) if
+                                        getattr(m, "threshold", math.inf) < d else d / 2])
+        assert float(m.lev(d)) == pytest.approx(num, rel=1e-6)
+        assert float(m.stop_loss(d)) == pytest.approx(m.mean - num, rel=1e-6)
+
+
+@pytest.mark.parametrize("m", MODELS, ids=repr)
+def test_cdf_ppf_roundtrip_and_variance(m):
+    p0 = float(m.cdf(0.0))
+    u = np.linspace(p0 + 1e-6, 1 - 1e-9, 101)
+    assert np.allclose(m.cdf(m.ppf(u)), u, rtol=1e-9, atol=1e-12)
+    # variance by quadrature over the quantile function (tail integrable: xi < 0.5)
+    ex2, _ = integrate.quad(lambda v: float(m.ppf(v)) ** 2, 0, 1, limit=400)
+    assert ex2 - m.mean**2 == pytest.approx(m.var, rel=2e-3)
+
+
+def test_compound_poisson_numeric_against_moments():
+    m = CompoundPoisson(rate=1.5, severity=Lognormal(mean=4_000, cv=1.2))
+    assert m.mean == 6_000
+    assert float(m.cdf(0.0)) == pytest.approx(math.exp(-1.5), rel=1e-6)
+    assert float(m.lev(1e12)) == pytest.approx(m.mean, rel=1e-3)
+    assert float(m.stop_loss(0.0)) == pytest.approx(m.mean, rel=1e-3)
+
+
+def test_kernel_spec_codes():
+    assert Lognormal(1.0, 1.0).kernel_spec()[0] == LOGNORMAL
+    assert Spliced(1.0).kernel_spec()[0] == SPLICED
+    fam, p = CompoundPoisson(1.0, Lognormal(1.0, 1.0)).kernel_spec()
+    assert fam == COMPOUND_POISSON and p.dtype == np.float64 and p[0] == 1.0
+
+
+def test_validation_messages_name_the_field():
+    with pytest.raises(VbsimInputError, match="Lognormal.cv"):
+        Lognormal(mean=1.0, cv=-1.0)
+    with pytest.raises(VbsimInputError, match="Spliced.tail_shape"):
+        Spliced(mean=1.0, cv=2.0, tail_shape=0.6)
+    with pytest.raises(VbsimInputError, match="Spliced.cv must be in"):
+        Spliced(mean=1.0, cv=0.05, zero_share=0.5)
+    with pytest.raises(VbsimInputError, match="severity"):
+        CompoundPoisson(rate=1.0, severity=Spliced(1.0))
+
+
+def test_dict_round_trip():
+    for m in MODELS + [CompoundPoisson(2.0, Lognormal(100.0, 1.0))]:
+        assert cost_model_from_dict(m.to_dict()) == m

@@ -1,0 +1,210 @@
+"""Scenario-level drivers: medical trend, shock years, benchmark updates and quality.
+
+For scenario ``s`` and year ``t = 1..Y`` (all standard normals from the counter-based streams of
+:mod:`vbsim.engine.rng`, so a scenario's drivers depend only on the seed and its index):
+
+- trend error, a stationary AR(1): ``e_1 = sd N_1``, ``e_t = rho e_{t-1} + sqrt(1-rho^2) sd N_t``;
+- shock year ``I_t ~ Bernoulli(shock_prob)``;
+- cost growth ``g_t = trend_mean_t + e_t + shock_size I_t``; ``trend_index_t = prod_{k<=t}(1+g_k)``;
+- benchmark update error ``eta_t = bsd (c e_t / sd + sqrt(1-c^2) M_t)`` with ``c`` =
+  ``benchmark_corr``; factor ``b_t = 1 + benchmark_trend_mean_t + eta_t
+  + shock_pass_through shock_size I_t``; ``benchmark_index_t = prod_{k<=t} b_k``.
+  The gap between ``g_t`` and ``b_t - 1`` is the basis risk that decides most contracts;
+- quality ``q_t = F^-1_Beta(Phi(k (-e_t / sd) + sqrt(1-k^2) Q_t))`` with Beta mean/sd given and
+  ``k`` = ``quality_cost_corr`` (positive: quality is better in years of low cost growth).
+
+Defaults carry their sources (DOMAIN.md section 5, shared/data) or say "assumption".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from vbsim._validate import VbsimInputError, check_real
+from vbsim.engine import rng
+
+__all__ = ["Drivers", "DriverPaths", "driver_paths"]
+
+TREND_MEAN = 0.04  # DOMAIN.md s5: assignable trend -0.2..3.8% (2012-18), prospective 4.3-5.1%
+TREND_SD = 0.02  # assumption: "forecast errors of several points occur" (DOMAIN.md s5)
+TREND_CORR = 0.5  # assumption: year-to-year correlation of the trend error
+SHOCK_PROB = 0.05  # assumption: about one shock year in twenty
+SHOCK_SIZE = 0.045  # DOMAIN.md s5: 2024-25 ran ~9% against a prospective 4.3-5.1%
+BENCHMARK_SD = 0.015  # assumption: benchmark update error sd
+BENCHMARK_CORR = 0.7  # assumption: national/regional update tracks the population's own trend
+SHOCK_PASS_THROUGH = 0.5  # assumption: half of a shock reaches the benchmark update
+QUALITY_MEAN = 0.93  # MSSP PUF PY2018 quality score, mean over 548 ACOs (shared/data)
+QUALITY_SD = 0.07  # same source, sd over ACOs (0.069)
+QUALITY_COST_CORR = 0.0  # assumption: independent of cost performance
+
+
+def _by_year(field: str, value: Any, lo: float, hi: float) -> float | tuple[float, ...]:
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        if not value:
+            raise VbsimInputError(f"{field} must be a number or a non-empty list of numbers")
+        return tuple(check_real(f"{field}[{i}]", v, lo, hi) for i, v in enumerate(value))
+    return check_real(field, value, lo, hi)
+
+
+@dataclass(frozen=True)
+class Drivers:
+    """Scenario-level economic and program drivers.
+
+    Parameters
+    ----------
+    trend_mean : float or sequence of float
+        Expected cost growth per year (a list gives one value per year and must cover all
+        simulated years), each in [-0.2, 0.5]. Default 0.04 (DOMAIN.md s5).
+    trend_sd : float
+        Sd of the trend error, in [0, 0.1]. Default 0.02 (assumption).
+    trend_corr : float
+        AR(1) correlation of the trend error across years, in [-0.99, 0.99]. Default 0.5
+        (assumption).
+    shock_prob, shock_size : float
+        Probability of a shock year in [0, 1] and its extra growth in [-0.5, 1]. Defaults 0.05
+        (assumption) and 0.045 (DOMAIN.md s5: 2024-25 ~9% vs 4.3-5.1% prospective).
+    benchmark_trend_mean : float, sequence or None
+        Assumed (prospective) benchmark update per year; None: equal to ``trend_mean``.
+    benchmark_sd : float
+        Sd of the benchmark update error, in [0, 0.1]. Default 0.015 (assumption).
+    benchmark_corr : float
+        Correlation of the benchmark error with the trend error, in [-1, 1]. Default 0.7
+        (assumption).
+    shock_pass_through : float
+        Share of a shock reflected in the benchmark update, in [0, 1]. Default 0.5 (assumption).
+    quality_mean, quality_sd : float
+        Beta mean in (0, 1) and sd (>= 0, below sqrt(mean (1-mean))). Defaults 0.93 / 0.07
+        (MSSP PUF PY2018 quality scores).
+    quality_cost_corr : float
+        Gaussian-copula correlation of quality with low cost growth, in [-1, 1]. Default 0.
+
+    Examples
+    --------
+    >>> d = Drivers(trend_mean=[0.03, 0.05], trend_sd=0.0, shock_prob=0.0)
+    >>> p = driver_paths(d, n_scenarios=2, years=2, seed=1)
+    >>> p.trend_index[0].round(4).tolist()
+    [1.03, 1.0815]
+    """
+
+    trend_mean: float | tuple[float, ...] = TREND_MEAN
+    trend_sd: float = TREND_SD
+    trend_corr: float = TREND_CORR
+    shock_prob: float = SHOCK_PROB
+    shock_size: float = SHOCK_SIZE
+    benchmark_trend_mean: float | tuple[float, ...] | None = None
+    benchmark_sd: float = BENCHMARK_SD
+    benchmark_corr: float = BENCHMARK_CORR
+    shock_pass_through: float = SHOCK_PASS_THROUGH
+    quality_mean: float = QUALITY_MEAN
+    quality_sd: float = QUALITY_SD
+    quality_cost_corr: float = QUALITY_COST_CORR
+
+    def __post_init__(self) -> None:
+        f = object.__setattr__
+        f(self, "trend_mean", _by_year("Drivers.trend_mean", self.trend_mean, -0.2, 0.5))
+        if self.benchmark_trend_mean is not None:
+            f(self, "benchmark_trend_mean", _by_year("Drivers.benchmark_trend_mean",
+                                                     self.benchmark_trend_mean, -0.2, 0.5))
+        f(self, "trend_sd", check_real("Drivers.trend_sd", self.trend_sd, 0, 0.1))
+        f(self, "trend_corr", check_real("Drivers.trend_corr", self.trend_corr, -0.99, 0.99))
+        f(self, "shock_prob", check_real("Drivers.shock_prob", self.shock_prob, 0, 1))
+        f(self, "shock_size", check_real("Drivers.shock_size", self.shock_size, -0.5, 1))
+        f(self, "benchmark_sd", check_real("Drivers.benchmark_sd", self.benchmark_sd, 0, 0.1))
+        f(self, "benchmark_corr",
+          check_real("Drivers.benchmark_corr", self.benchmark_corr, -1, 1))
+        f(self, "shock_pass_through",
+          check_real("Drivers.shock_pass_through", self.shock_pass_through, 0, 1))
+        f(self, "quality_mean",
+          check_real("Drivers.quality_mean", self.quality_mean, 0, 1, lo_open=True, hi_open=True))
+        top = math.sqrt(self.quality_mean * (1 - self.quality_mean))
+        f(self, "quality_sd",
+          check_real("Drivers.quality_sd", self.quality_sd, 0, top, hi_open=True))
+        f(self, "quality_cost_corr",
+          check_real("Drivers.quality_cost_corr", self.quality_cost_corr, -1, 1))
+
+    def _per_year(self, value: float | tuple[float, ...], years: int, field: str) -> np.ndarray:
+        if isinstance(value, tuple):
+            if len(value) < years:
+                raise VbsimInputError(
+                    f"Drivers.{field} lists {len(value)} years but {years} are simulated")
+            return np.asarray(value[:years], dtype=float)
+        return np.full(years, float(value))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description."""
+        d = dict(self.__dict__)
+        for k, v in d.items():
+            if isinstance(v, tuple):
+                d[k] = list(v)
+        return d
+
+    def to_json(self) -> str:
+        """JSON string (stored in ``CostPaths.attrs['drivers']``)."""
+        return json.dumps(self.to_dict())
+
+
+@dataclass(frozen=True)
+class DriverPaths:
+    """Simulated drivers, arrays of shape (n_scenarios, years)."""
+
+    growth: np.ndarray
+    trend_index: np.ndarray
+    benchmark_factor: np.ndarray
+    benchmark_index: np.ndarray
+    shock: np.ndarray
+    quality: np.ndarray
+
+
+def _normals(seed: int, scen: np.ndarray, year: int, stream: int) -> np.ndarray:
+    keys = rng.keys_np(seed, scen, year, rng.DRIVER_COHORT, stream)
+    return rng.ninv_np(rng.to_unit_np(rng.words_np(keys, np.zeros_like(keys))))
+
+
+def _uniforms(seed: int, scen: np.ndarray, year: int, stream: int) -> np.ndarray:
+    keys = rng.keys_np(seed, scen, year, rng.DRIVER_COHORT, stream)
+    return rng.to_unit_np(rng.words_np(keys, np.zeros_like(keys)))
+
+
+def driver_paths(drivers: Drivers, n_scenarios: int, years: int, seed: int,
+                 first_scenario: int = 0) -> DriverPaths:
+    """Simulate the drivers of scenarios ``first_scenario .. first_scenario + n_scenarios - 1``.
+
+    Each scenario's drivers depend only on ``seed`` and its index (counter-based streams).
+    """
+    d = drivers
+    scen = np.arange(first_scenario, first_scenario + n_scenarios, dtype=np.int64)
+    tm = d._per_year(d.trend_mean, years, "trend_mean")
+    bm = tm if d.benchmark_trend_mean is None else d._per_year(
+        d.benchmark_trend_mean, years, "benchmark_trend_mean")
+    shape = (n_scenarios, years)
+    e_std = np.empty(shape)  # standardised trend error e_t / sd
+    growth, bfac, shock, quality = (np.empty(shape) for _ in range(4))
+    c, k = d.benchmark_corr, d.quality_cost_corr
+    a = math.sqrt(1 - d.trend_corr**2)
+    if d.quality_sd > 0:
+        nu = d.quality_mean * (1 - d.quality_mean) / d.quality_sd**2 - 1
+        beta = stats.beta(d.quality_mean * nu, (1 - d.quality_mean) * nu)
+    for t in range(years):
+        n = _normals(seed, scen, t + 1, rng.TREND)
+        e_std[:, t] = n if t == 0 else d.trend_corr * e_std[:, t - 1] + a * n
+        shock[:, t] = _uniforms(seed, scen, t + 1, rng.SHOCK) < d.shock_prob
+        growth[:, t] = tm[t] + d.trend_sd * e_std[:, t] + d.shock_size * shock[:, t]
+        m = _normals(seed, scen, t + 1, rng.BENCH)
+        eta = d.benchmark_sd * (c * e_std[:, t] + math.sqrt(max(1 - c * c, 0.0)) * m)
+        bfac[:, t] = 1 + bm[t] + eta + d.shock_pass_through * d.shock_size * shock[:, t]
+        if d.quality_sd > 0:
+            qn = _normals(seed, scen, t + 1, rng.QUALITY)
+            zq = -k * e_std[:, t] + math.sqrt(max(1 - k * k, 0.0)) * qn
+            quality[:, t] = beta.ppf(rng.phi_np(zq))
+        else:
+            quality[:, t] = d.quality_mean
+    return DriverPaths(growth=growth, trend_index=np.cumprod(1 + growth, axis=1),
+                       benchmark_factor=bfac, benchmark_index=np.cumprod(bfac, axis=1),
+                       shock=shock.astype(bool), quality=quality)

@@ -1,0 +1,119 @@
+"""Plain-numpy implementation of the engine's model: the executable specification.
+
+Same random streams (:mod:`vbsim.engine.rng`), same formulas and the same statistics as the numba
+kernel (:func:`vbsim.engine.kernel.simulate_chunk`), vectorised over the members of a cohort
+(in chunks of ``block`` members) for one scenario-year at a time. The numba kernel must agree
+with it to rounding (the test suite checks ~1e-9 relative); it is also the speed baseline.
+
+Per member ``i`` of cohort ``c`` in scenario ``s`` and year ``t`` (docs/engine.md):
+
+- a new member (year 1, or a replacement) draws ``z = N_latent`` and
+  ``r = exp(risk_sd N_risk - risk_sd^2 / 2)``; a continuing member moves
+  ``z <- rho z + sqrt(1 - rho^2) N_latent``;
+- cost ``x = Q(z) r trend_index[s, t]`` with ``Q`` the cost model's quantile map;
+- with ``m = min(mortality r, 1 - churn)`` and ``U = U_exit``: death if ``U < m`` (time
+  ``f = U / m``, cost ``x eol_uplift``); leaving if ``m <= U < m + churn`` (time
+  ``f = (U - m) / churn``, cost ``x f``); otherwise ``f = 1``; member-months ``12 f``;
+- an exit is refilled at the start of the next year with probability ``replacement``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from vbsim.engine import rng
+from vbsim.engine.kernel import COST, DEATHS, LEAVERS, MM, NEW, RISK_MM, START
+
+
+def member_cost_np(fam: int, p: np.ndarray, z: np.ndarray, kc: int, idx: np.ndarray) -> np.ndarray:
+    """Vectorised twin of :func:`vbsim.engine.kernel.member_cost`."""
+    if fam == 0:
+        return np.exp(p[0] + p[1] * z)
+    if fam == 1:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            sp = rng.sf_np(z) / (1.0 - p[0])
+            w = sp / p[3] if p[3] > 0 else np.ones_like(sp)
+            if p[6] == 0.0:
+                tail = p[4] - p[5] * np.log(w)
+            else:
+                tail = p[4] + p[5] / p[6] * (w ** (-p[6]) - 1.0)
+            if p[0] == 0.0:
+                body = np.exp(p[1] + p[2] * z)
+            else:
+                body = np.exp(p[1] + p[2] * rng.ninv_np(np.clip(1.0 - sp, 1e-300, 1.0)))
+        return np.where(z < p[7], 0.0, np.where(sp < p[3], tail, body))
+    # CompoundPoisson
+    u = rng.phi_np(z)
+    pk = math.exp(-p[0])
+    cum = [pk]
+    n = 0
+    while pk > 0.0 and cum[-1] < 1.0:
+        n += 1
+        pk *= p[0] / n
+        cum.append(cum[-1] + pk)
+    counts = np.searchsorted(np.asarray(cum), u, side="left")
+    tot = np.zeros(z.shape)
+    if counts.size and counts.max() > 0:
+        h = rng.words_np(kc, idx)
+        for k in range(int(counts.max())):
+            has = counts > k
+            w = rng.mix_np(h[has] + np.uint64(((k + 1) * rng.G) & rng.MASK))
+            tot[has] += np.exp(p[1] + p[2] * rng.ninv_np(rng.to_unit_np(w)))
+    return tot
+
+
+def simulate_reference(seed, first, n_scen, years, members, family, params, risk_sd, rho,
+                       mortality, uplift, churn, replacement, trend_index, thresholds, stats,
+                       excess, block=1 << 16):
+    """Fill ``stats`` and ``excess`` exactly as the numba kernel does (same arguments)."""
+    thr = np.asarray(thresholds, dtype=float)
+    for sl in range(n_scen):
+        s = first + sl
+        for c in range(members.size):
+            fam, p = int(family[c]), params[c]
+            sr, rc = float(risk_sd[c]), float(rho[c])
+            ac = math.sqrt(1.0 - rc * rc)
+            mc, uc, cc, rep = mortality[c], uplift[c], churn[c], replacement[c]
+            for b0 in range(0, int(members[c]), block):
+                idx = np.arange(b0, min(int(members[c]), b0 + block), dtype=np.uint64)
+                occ = np.full(idx.size, 2, dtype=np.int8)
+                z = np.zeros(idx.size)
+                r = np.ones(idx.size)
+                mort = np.zeros(idx.size)
+                for t in range(years):
+                    def unit(stream: int, key=(seed, s, t + 1, c), idx=idx) -> np.ndarray:
+                        return rng.to_unit_np(rng.words_np(rng.key_int(*key, stream), idx))
+
+                    act = occ != 0
+                    new = occ == 2
+                    e = rng.ninv_np(unit(rng.LATENT))
+                    rn = np.exp(sr * rng.ninv_np(unit(rng.RISK)) - 0.5 * sr * sr)
+                    z = np.where(new, e, rc * z + ac * e)
+                    r = np.where(new, rn, r)
+                    mort = np.where(new, np.minimum(mc * rn, 1.0 - cc), mort)
+                    kc = rng.key_int(seed, s, t + 1, c, rng.CLAIM)
+                    x = member_cost_np(fam, p, z, kc, idx) * r * trend_index[sl, t]
+                    ue = unit(rng.EXIT)
+                    dead = act & (ue < mort)
+                    left = act & ~dead & (ue < mort + cc)
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        f = np.where(dead, ue / mort, np.where(left, (ue - mort) / cc, 1.0))
+                    x = np.where(dead, x * uc, np.where(left, x * f, x))
+                    mm = 12.0 * f
+                    out = stats[sl, t, c]
+                    out[MM] += mm[act].sum()
+                    out[COST] += x[act].sum()
+                    out[RISK_MM] += (r * mm)[act].sum()
+                    out[DEATHS] += dead.sum()
+                    out[LEAVERS] += left.sum()
+                    out[START] += act.sum()
+                    if t > 0:
+                        out[NEW] += new.sum()
+                    xa = x[act]
+                    for k in range(thr.size):
+                        excess[sl, t, c, k] += np.maximum(xa - thr[k], 0.0).sum()
+                    gone = dead | left
+                    refill = gone if rep >= 1.0 else gone & (unit(rng.REPLACE) < rep)
+                    occ = np.where(act & ~gone, 1, np.where(refill, 2, 0)).astype(np.int8)

@@ -1,0 +1,205 @@
+"""Counter-based random numbers: one seed, identical draws whatever the threads or blocks.
+
+Every uniform is a pure function of ``(seed, scenario, year, cohort, stream, member)``:
+
+1. ``key = mix(mix(mix(seed ^ SALT) + (scenario + 1) * G) ^ (year << 32 | cohort << 8 | stream))``
+   is computed once per (scenario, year, cohort, stream);
+2. the member's 64-bit word is ``mix(key + (member + 1) * G)`` (the splitmix64 output function
+   applied to a Weyl sequence with increment ``G``), and a claim's word inside a member is
+   ``mix(word + (claim + 1) * G)``;
+3. a uniform in (0, 1) is ``(word >> 11) * 2^-53 + 2^-54`` (never 0 or 1).
+
+``mix`` is the splitmix64 finaliser (Steele, Lea & Flood 2014; constants from Vigna's
+``splitmix64.c``). No state is carried between draws, so the order in which threads or blocks
+visit members cannot change any number. Normals come from :func:`ninv`, Acklam's rational
+inverse-normal (relative error < 1.2e-9). Each function exists twice: numba (``*_nb``, scalar,
+used in kernels) and numpy (vectorised, used by the reference and the drivers); they agree to
+the last bit on the integer part and to ~1 ulp on the floating-point part.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+from scipy import special
+
+MASK = (1 << 64) - 1
+SALT = 0x5EED_0F_7B5E_5A1D  # arbitrary constant so seed 0 is not the all-zero state
+G = 0x9E3779B97F4A7C15  # golden-ratio Weyl increment (splitmix64)
+M1 = 0xBF58476D1CE4E5B9
+M2 = 0x94D049BB133111EB
+
+# Stream ids (< 256). Member streams:
+LATENT, EXIT, RISK, CLAIM, REPLACE = 1, 2, 3, 4, 5
+# Scenario-driver streams (cohort slot DRIVER_COHORT):
+TREND, SHOCK, BENCH, QUALITY = 11, 12, 13, 14
+DRIVER_COHORT = 0xFFFFFF
+
+_G = np.uint64(G)
+_M1 = np.uint64(M1)
+_M2 = np.uint64(M2)
+_SALT = np.uint64(SALT)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S11 = np.uint64(11)
+_S32 = np.uint64(32)
+_S8 = np.uint64(8)
+_ONE = np.uint64(1)
+TWO53 = 2.0**-53
+HALF53 = 2.0**-54
+
+
+# ----------------------------------------------------------------------------- python ints
+def mix_int(x: int) -> int:
+    """splitmix64 finaliser on a Python int (exact 64-bit wrap).
+
+    >>> hex(mix_int(0))
+    '0x0'
+    >>> mix_int(1) == int(mix_np(np.array([1], dtype=np.uint64))[0])
+    True
+    """
+    x &= MASK
+    x = ((x ^ (x >> 30)) * M1) & MASK
+    x = ((x ^ (x >> 27)) * M2) & MASK
+    return x ^ (x >> 31)
+
+
+def key_int(seed: int, scenario: int, year: int, cohort: int, stream: int) -> int:
+    """Stream key for one (scenario, year, cohort, stream)."""
+    h = mix_int(seed ^ SALT)
+    h = mix_int(h + (scenario + 1) * G)
+    return mix_int(h ^ ((year << 32) | (cohort << 8) | stream))
+
+
+# ----------------------------------------------------------------------------- numpy
+def mix_np(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser on a uint64 array (wraps modulo 2^64)."""
+    x = (x ^ (x >> _S30)) * _M1
+    x = (x ^ (x >> _S27)) * _M2
+    return x ^ (x >> _S31)
+
+
+def keys_np(seed: int, scenarios: np.ndarray, year: int, cohort: int, stream: int) -> np.ndarray:
+    """Stream keys for many scenarios (uint64 array)."""
+    s = np.asarray(scenarios, dtype=np.uint64)
+    h0 = np.uint64(mix_int(seed ^ SALT))
+    h = mix_np(h0 + (s + _ONE) * _G)
+    return mix_np(h ^ np.uint64((year << 32) | (cohort << 8) | stream))
+
+
+def words_np(key: int | np.ndarray, counters: np.ndarray) -> np.ndarray:
+    """64-bit words ``mix(key + (counter + 1) G)``."""
+    c = np.asarray(counters, dtype=np.uint64)
+    return mix_np(np.asarray(key, dtype=np.uint64) + (c + _ONE) * _G)
+
+
+def to_unit_np(w: np.ndarray) -> np.ndarray:
+    """Uniforms in (0, 1) from 64-bit words."""
+    return (w >> _S11).astype(np.float64) * TWO53 + HALF53
+
+
+_A = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02,
+      1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00)
+_B = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02,
+      6.680131188771972e01, -1.328068155288572e01)
+_C = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00,
+      -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00)
+_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00,
+      3.754408661907416e00)
+P_LOW = 0.02425
+P_HIGH = 1.0 - P_LOW
+
+
+def ninv_np(p: np.ndarray) -> np.ndarray:
+    """Acklam's inverse normal, vectorised; same operations as :func:`ninv_nb`.
+
+    >>> float(abs(ninv_np(np.array([0.975]))[0] - 1.959963984540054)) < 1e-8
+    True
+    """
+    p = np.asarray(p, dtype=np.float64)
+    out = np.empty_like(p)
+    lo = p < P_LOW
+    hi = p > P_HIGH
+    mid = ~(lo | hi)
+    q = p[mid] - 0.5
+    r = q * q
+    a, b = _A, _B
+    out[mid] = ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q
+                / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0))
+    c, d = _C, _D
+    for mask, sign, src in ((lo, 1.0, p[lo]), (hi, -1.0, 1.0 - p[hi])):
+        q = np.sqrt(-2.0 * np.log(src))
+        out[mask] = sign * ((((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5])
+                            / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0))
+    return out
+
+
+def phi_np(z: np.ndarray) -> np.ndarray:
+    """Standard normal cdf, 0.5 erfc(-z / sqrt 2)."""
+    return 0.5 * special.erfc(-np.asarray(z) / math.sqrt(2.0))
+
+
+def sf_np(z: np.ndarray) -> np.ndarray:
+    """Standard normal survival function, 0.5 erfc(z / sqrt 2)."""
+    return 0.5 * special.erfc(np.asarray(z) / math.sqrt(2.0))
+
+
+# ----------------------------------------------------------------------------- numba
+@njit(cache=True, inline="always")
+def mix_nb(x: np.uint64) -> np.uint64:
+    x = (x ^ (x >> _S30)) * _M1
+    x = (x ^ (x >> _S27)) * _M2
+    return x ^ (x >> _S31)
+
+
+@njit(cache=True)
+def key_nb(seed: np.uint64, scenario: np.int64, year: np.int64, cohort: np.int64,
+           stream: np.int64) -> np.uint64:
+    h = mix_nb(seed ^ _SALT)
+    h = mix_nb(h + (np.uint64(scenario) + _ONE) * _G)
+    lane = (np.uint64(year) << _S32) | (np.uint64(cohort) << _S8) | np.uint64(stream)
+    return mix_nb(h ^ lane)
+
+
+@njit(cache=True, inline="always")
+def word_nb(key: np.uint64, counter: np.int64) -> np.uint64:
+    return mix_nb(key + (np.uint64(counter) + _ONE) * _G)
+
+
+@njit(cache=True, inline="always")
+def unit_nb(w: np.uint64) -> float:
+    return float(w >> _S11) * TWO53 + HALF53
+
+
+@njit(cache=True, inline="always")
+def ninv_nb(p: float) -> float:
+    if p < P_LOW or p > P_HIGH:
+        src = p if p < P_LOW else 1.0 - p
+        sign = 1.0 if p < P_LOW else -1.0
+        q = math.sqrt(-2.0 * math.log(src))
+        return sign * ((((((-7.784894002430293e-03 * q - 3.223964580411365e-01) * q
+                           - 2.400758277161838e00) * q - 2.549732539343734e00) * q
+                         + 4.374664141464968e00) * q + 2.938163982698783e00)
+                       / ((((7.784695709041462e-03 * q + 3.224671290700398e-01) * q
+                            + 2.445134137142996e00) * q + 3.754408661907416e00) * q + 1.0))
+    q = p - 0.5
+    r = q * q
+    return (((((((-3.969683028665376e01 * r + 2.209460984245205e02) * r
+                 - 2.759285104469687e02) * r + 1.383577518672690e02) * r
+               - 3.066479806614716e01) * r + 2.506628277459239e00) * q)
+            / (((((-5.447609879822406e01 * r + 1.615858368580409e02) * r
+                  - 1.556989798598866e02) * r + 6.680131188771972e01) * r
+                - 1.328068155288572e01) * r + 1.0))
+
+
+@njit(cache=True, inline="always")
+def phi_nb(z: float) -> float:
+    return 0.5 * math.erfc(-z * 0.7071067811865476)
+
+
+@njit(cache=True, inline="always")
+def sf_nb(z: float) -> float:
+    return 0.5 * math.erfc(z * 0.7071067811865476)

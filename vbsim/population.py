@@ -1,0 +1,275 @@
+"""Cohorts of members and the population the engine simulates.
+
+A :class:`Cohort` is a group of members (aged non-dual, aged dual, disabled, ESRD, high-needs or
+anything user-defined) sharing one member cost model and one set of member dynamics:
+
+- risk score ``r`` per member, lognormal with mean 1 and log-sd ``risk_sd``, fixed while the
+  member stays; the member's cost is ``r x X`` with ``X`` from the cost model;
+- latent cost rank ``z`` following a stationary Gaussian AR(1) with correlation ``persistence``
+  from year to year, mapped to a cost through the cost model's quantile function;
+- death with annual probability ``min(mortality x r, 1 - churn)`` (sicker members die more
+  often), at a uniform time in the year; the death year costs ``eol_uplift`` times the member's
+  ordinary annual cost;
+- leaving (``churn``) at a uniform time in the year, cost pro-rated;
+- a member who died or left is replaced at the start of the next year with probability
+  ``replacement`` (1.0: the panel is stable) by a new member with a fresh risk score and rank.
+
+Every numeric default carries its source (``/work/shared/DOMAIN.md`` section 5, the public data
+under ``shared/data``) or says "assumption"; see ``docs/engine.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from vbsim._validate import VbsimInputError, check_int, check_real
+from vbsim.costs import CostModel, Lognormal, Spliced, cost_model_from_dict  # noqa: F401
+
+__all__ = ["Cohort", "Population", "standard_cohort"]
+
+# Defaults (docs/engine.md "Defaults"):
+RISK_SD = 0.5        # assumption: DOMAIN.md s5 says risk scores have mean 1.0 [C], spread [A]
+PERSISTENCE = 0.6    # assumption: with RISK_SD gives ~25-30% of the top decile staying there
+#                      two more years, cf. DOMAIN.md s5 (28%, Commonwealth Fund 2019)
+MORTALITY = 0.045    # assumption: ~4-5% annual deaths among Medicare FFS beneficiaries
+EOL_UPLIFT = 4.0     # assumption: death-year cost multiple (decedents ~5% of members, ~25% of
+#                      spending; with risk-scaled mortality, 4x reproduces that roughly)
+CHURN = 0.10         # assumption: annual loss of assignment for reasons other than death
+REPLACEMENT = 1.0    # assumption: new alignment replaces exits, so the panel is stable
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """A group of members with one cost model and one set of member dynamics.
+
+    Parameters
+    ----------
+    name : str
+        Label (unique within a population), e.g. ``"aged_non_dual"``.
+    members : int
+        Number of members (slots) at the start of year 1, >= 1.
+    cost : CostModel
+        Annual cost of a member with risk score 1 at year-0 cost level (:mod:`vbsim.costs`).
+    risk_sd : float
+        Log-sd of the lognormal risk score (mean 1), in [0, 2]. Default 0.5 (assumption).
+    persistence : float
+        Year-to-year correlation of the latent cost rank, in [0, 0.999]. Default 0.6 (assumption).
+    mortality : float
+        Annual death probability of a member with risk score 1, in [0, 0.5]. Default 0.045
+        (assumption).
+    eol_uplift : float
+        Death-year cost as a multiple of the ordinary annual cost, in [0, 50]. Default 4.0
+        (assumption).
+    churn : float
+        Annual probability of leaving for other reasons, in [0, 0.5]. Default 0.10 (assumption).
+    replacement : float
+        Probability that an exit is replaced by a new member next year, in [0, 1]. Default 1.0.
+    benchmark_pbpy : float or None
+        Benchmark per beneficiary-year at risk score 1 and year-0 cost level. None: the cohort's
+        expected cost per member-year divided by its expected risk score
+        (:meth:`expected_pbpy`), so the benchmark is fair on average in year 1.
+
+    Examples
+    --------
+    >>> c = Cohort("aged", 1000, Lognormal(mean=11_000, cv=2.0), mortality=0.0, churn=0.0)
+    >>> round(c.expected_pbpy())
+    11000
+    """
+
+    name: str
+    members: int
+    cost: CostModel
+    risk_sd: float = RISK_SD
+    persistence: float = PERSISTENCE
+    mortality: float = MORTALITY
+    eol_uplift: float = EOL_UPLIFT
+    churn: float = CHURN
+    replacement: float = REPLACEMENT
+    benchmark_pbpy: float | None = None
+
+    def __post_init__(self) -> None:
+        f = object.__setattr__
+        if not isinstance(self.name, str) or not self.name:
+            raise VbsimInputError(f"Cohort.name must be a non-empty string; got {self.name!r}")
+        if isinstance(self.cost, dict):
+            f(self, "cost", cost_model_from_dict(self.cost))
+        if not isinstance(self.cost, CostModel):
+            raise VbsimInputError(
+                f"Cohort.cost must be a vbsim.costs model (Lognormal, Spliced, CompoundPoisson); "
+                f"got {self.cost!r}")
+        f(self, "members", check_int("Cohort.members", self.members, 1, 10**9))
+        f(self, "risk_sd", check_real("Cohort.risk_sd", self.risk_sd, 0, 2))
+        f(self, "persistence", check_real("Cohort.persistence", self.persistence, 0, 0.999))
+        f(self, "mortality", check_real("Cohort.mortality", self.mortality, 0, 0.5))
+        f(self, "eol_uplift", check_real("Cohort.eol_uplift", self.eol_uplift, 0, 50))
+        f(self, "churn", check_real("Cohort.churn", self.churn, 0, 0.5))
+        f(self, "replacement", check_real("Cohort.replacement", self.replacement, 0, 1))
+        if self.benchmark_pbpy is not None:
+            f(self, "benchmark_pbpy",
+              check_real("Cohort.benchmark_pbpy", self.benchmark_pbpy, 0, lo_open=True))
+
+    def _risk_nodes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Gauss-Hermite nodes (risk scores) and weights for E over the risk score."""
+        x, w = np.polynomial.hermite_e.hermegauss(80)
+        w = w / w.sum()
+        s = self.risk_sd
+        return np.exp(s * x - 0.5 * s * s), w
+
+    def expected_cost_pbpy(self) -> float:
+        """Expected cost per member-year of a year-1 member (risk mix, deaths, churn).
+
+        >>> c = Cohort("a", 10, Lognormal(mean=100.0, cv=1.0), risk_sd=0.0, mortality=0.1,
+        ...            eol_uplift=3.0, churn=0.0)
+        >>> round(c.expected_cost_pbpy(), 6)  # (0.9 x 100 + 0.1 x 300) / (0.9 + 0.1 x 0.5)
+        126.315789
+        """
+        r, w = self._risk_nodes()
+        m = np.minimum(self.mortality * r, 1.0 - self.churn)
+        stay = 1.0 - m - self.churn
+        cost = self.cost.mean * np.dot(w, r * (m * self.eol_uplift + 0.5 * self.churn + stay))
+        years = np.dot(w, 0.5 * (m + self.churn) + stay)
+        return float(cost / years)
+
+    def expected_pbpy(self) -> float:
+        """Default benchmark PBPY: E[year-1 cost] / E[risk score x member-years]."""
+        r, w = self._risk_nodes()
+        m = np.minimum(self.mortality * r, 1.0 - self.churn)
+        stay = 1.0 - m - self.churn
+        cost = self.cost.mean * np.dot(w, r * (m * self.eol_uplift + 0.5 * self.churn + stay))
+        ry = np.dot(w, r * (0.5 * (m + self.churn) + stay))
+        return float(cost / ry)
+
+    @property
+    def pbpy(self) -> float:
+        """The benchmark PBPY used: ``benchmark_pbpy`` or :meth:`expected_pbpy`."""
+        return self.benchmark_pbpy if self.benchmark_pbpy is not None else self.expected_pbpy()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description."""
+        return {"name": self.name, "members": self.members, "cost": self.cost.to_dict(),
+                "risk_sd": self.risk_sd, "persistence": self.persistence,
+                "mortality": self.mortality, "eol_uplift": self.eol_uplift, "churn": self.churn,
+                "replacement": self.replacement, "benchmark_pbpy": self.benchmark_pbpy}
+
+
+class Population:
+    """An immutable tuple of cohorts with unique names.
+
+    Parameters
+    ----------
+    cohorts : iterable of Cohort
+        At least one cohort.
+
+    Examples
+    --------
+    >>> pop = Population([Cohort("aged", 800, Lognormal(mean=11_000, cv=2.0)),
+    ...                   Cohort("esrd", 20, Lognormal(mean=89_000, cv=1.0))])
+    >>> pop.members, pop.names
+    (820, ('aged', 'esrd'))
+    """
+
+    __slots__ = ("cohorts",)
+
+    def __init__(self, cohorts: Iterable[Cohort]) -> None:
+        if isinstance(cohorts, Cohort):
+            cohorts = [cohorts]
+        cs = tuple(cohorts)
+        if not cs:
+            raise VbsimInputError("Population.cohorts must hold at least one Cohort")
+        for i, c in enumerate(cs):
+            if not isinstance(c, Cohort):
+                raise VbsimInputError(f"Population.cohorts[{i}] must be a Cohort; got {c!r}")
+        names = [c.name for c in cs]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise VbsimInputError(f"Population.cohorts names must be unique; repeated: {dup}")
+        object.__setattr__(self, "cohorts", cs)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError("Population is immutable")
+
+    @property
+    def members(self) -> int:
+        """Total members at the start of year 1."""
+        return sum(c.members for c in self.cohorts)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Cohort names in order."""
+        return tuple(c.name for c in self.cohorts)
+
+    def __len__(self) -> int:
+        return len(self.cohorts)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.cohorts)
+
+    def __getitem__(self, key: int | str) -> Cohort:
+        if isinstance(key, str):
+            for c in self.cohorts:
+                if c.name == key:
+                    return c
+            raise KeyError(key)
+        return self.cohorts[key]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Population) and self.cohorts == other.cohorts
+
+    def __hash__(self) -> int:
+        return hash(self.cohorts)
+
+    def __repr__(self) -> str:
+        lines = [f"Population({self.members:,} members in {len(self.cohorts)} cohorts)"]
+        for c in self.cohorts:
+            lines.append(f"  {c.name}: {c.members:,} members, {c.cost!r}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description."""
+        return {"cohorts": [c.to_dict() for c in self.cohorts]}
+
+    def to_json(self) -> str:
+        """JSON string (stored in ``CostPaths.attrs['population']``)."""
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Population:
+        """Inverse of :meth:`to_dict`."""
+        return cls(Cohort(**c) for c in d["cohorts"])
+
+
+# Per-capita spend PBPY (DOMAIN.md s5, MSSP PY2023 medians [C]); high-needs is an assumption.
+# Mortality by type: assumption (ESRD and high-needs much higher than aged).
+_STANDARD = {
+    "aged_non_dual": dict(mean=11_000.0, mortality=MORTALITY),
+    "aged_dual": dict(mean=18_000.0, mortality=0.06),
+    "disabled": dict(mean=11_000.0, mortality=0.02),
+    "esrd": dict(mean=89_000.0, mortality=0.15),
+    "high_needs": dict(mean=50_000.0, mortality=0.12),
+}
+
+
+def standard_cohort(kind: str, members: int, **changes: Any) -> Cohort:
+    """A cohort of a standard enrolment type with documented defaults.
+
+    ``kind`` is one of aged_non_dual, aged_dual, disabled, esrd, high_needs. The cost model is
+    :class:`~vbsim.costs.Spliced` with its defaults and the type's mean (DOMAIN.md section 5;
+    high_needs mean and all per-type mortality are assumptions). ``changes`` override fields.
+
+    >>> standard_cohort("esrd", 50).cost.mean
+    89000.0
+    """
+    if kind not in _STANDARD:
+        raise VbsimInputError(
+            f"kind must be one of {', '.join(repr(k) for k in _STANDARD)}; got {kind!r}")
+    d = _STANDARD[kind]
+    kw: dict[str, Any] = {"mortality": d["mortality"]}
+    kw.update(changes)
+    cost = kw.pop("cost", None) or Spliced(mean=d["mean"])
+    return Cohort(kind, members, cost, **kw)
+

@@ -1,0 +1,232 @@
+"""``simulate``: a population and its drivers in, ``CostPaths`` (an xarray Dataset) out.
+
+The engine streams over members and keeps only per-(scenario, year, cohort[, threshold])
+reductions, so memory is O(scenarios x years x cohorts x thresholds) whatever the number of
+members. Scenarios run in chunks from Python (a progress bar updates between chunks); inside a
+chunk the numba kernel runs scenarios in parallel. Random numbers are counter-based, so one seed
+gives identical results whatever the thread count, chunking or block size (docs/engine.md).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from vbsim import __version__
+from vbsim._validate import VbsimInputError, check_array, check_choice, check_int
+from vbsim.drivers import Drivers, driver_paths
+from vbsim.engine import ENGINE_VERSION
+from vbsim.engine.kernel import (
+    COST,
+    DEATHS,
+    LEAVERS,
+    MM,
+    N_STATS,
+    NEW,
+    RISK_MM,
+    START,
+    simulate_chunk,
+)
+from vbsim.population import Cohort, Population
+
+__all__ = ["simulate", "CostPaths", "DEFAULT_BLOCK_SIZE"]
+
+#: ``CostPaths`` is a plain :class:`xarray.Dataset` (dims scenario, year, cohort, threshold).
+CostPaths = xr.Dataset
+
+DEFAULT_BLOCK_SIZE = 1024  # members per block: 3 float arrays of 8 KiB stay in L1/L2 cache
+_NS_PER_MEMBER_YEAR = 10.0  # rough speed used only to decide on a progress bar and chunking
+_CHUNK_SECONDS = 0.5
+
+
+def _packed(pop: Population) -> dict[str, np.ndarray]:
+    specs = [c.cost.kernel_spec() for c in pop.cohorts]
+    return {
+        "members": np.array([c.members for c in pop.cohorts], dtype=np.int64),
+        "family": np.array([f for f, _ in specs], dtype=np.int64),
+        "params": np.ascontiguousarray(np.stack([p for _, p in specs]), dtype=np.float64),
+        "risk_sd": np.array([c.risk_sd for c in pop.cohorts]),
+        "rho": np.array([c.persistence for c in pop.cohorts]),
+        "mortality": np.array([c.mortality for c in pop.cohorts]),
+        "uplift": np.array([c.eol_uplift for c in pop.cohorts]),
+        "churn": np.array([c.churn for c in pop.cohorts]),
+        "replacement": np.array([c.replacement for c in pop.cohorts]),
+    }
+
+
+def _as_population(population: Any) -> Population:
+    if isinstance(population, Population):
+        return population
+    if isinstance(population, Cohort):
+        return Population([population])
+    if isinstance(population, Iterable):
+        return Population(population)
+    raise VbsimInputError(f"population must be a Population or Cohorts; got {population!r}")
+
+
+def simulate(
+    population: Population | Cohort | Sequence[Cohort],
+    drivers: Drivers | None = None,
+    *,
+    n_scenarios: int,
+    years: int = 1,
+    seed: int,
+    thresholds: Iterable[float] = (),
+    block_size: int | None = None,
+    progress: bool | None = None,
+    backend: str = "numba",
+) -> xr.Dataset:
+    """Simulate member costs and return per-(scenario, year, cohort) statistics.
+
+    Parameters
+    ----------
+    population : Population, Cohort or list of Cohort
+        Who is simulated (:mod:`vbsim.population`).
+    drivers : Drivers, optional
+        Trend, shocks, benchmark updates and quality; default :class:`vbsim.drivers.Drivers()`.
+    n_scenarios : int
+        Number of scenarios, >= 1.
+    years : int
+        Number of performance years, in [1, 50].
+    seed : int
+        Seed in [0, 2^63 - 1]; the same seed gives the same numbers on any thread count.
+    thresholds : iterable of float
+        Per-member attachment points (dollars per member-year, >= 0) for ``cost_capped`` and
+        ``excess``; sorted and de-duplicated.
+    block_size : int, optional
+        Members per cache block (results do not depend on it). Default 1024.
+    progress : bool or None
+        Show a tqdm bar; None shows one when the run is expected to take over ~3 seconds.
+    backend : {"numba", "numpy"}
+        "numpy" runs the plain-numpy reference (slow; for checks and benchmarks).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``CostPaths``: dims ``scenario``, ``year`` (1..years), ``cohort``, ``threshold``;
+        variables ``member_months``, ``cost``, ``cost_capped``, ``excess``, ``risk_score``,
+        ``deaths``, ``benchmark``, ``trend_index``, ``benchmark_index``, ``quality`` and extras
+        (``members_start``, ``new_members``, ``leavers``, ``benchmark_factor``, ``growth``,
+        ``shock``); ``attrs`` hold the inputs as JSON strings.
+
+    Examples
+    --------
+    >>> from vbsim.costs import Lognormal
+    >>> pop = Population([Cohort("all", 200, Lognormal(mean=10_000, cv=1.5))])
+    >>> paths = simulate(pop, n_scenarios=4, years=2, seed=1, thresholds=[50_000])
+    >>> dict(paths.sizes)
+    {'scenario': 4, 'year': 2, 'cohort': 1, 'threshold': 1}
+    >>> bool((paths.cost_capped + paths.excess == paths.cost).all())
+    True
+    """
+    pop = _as_population(population)
+    drivers = Drivers() if drivers is None else drivers
+    if not isinstance(drivers, Drivers):
+        raise VbsimInputError(f"drivers must be a vbsim.drivers.Drivers; got {drivers!r}")
+    n_scenarios = check_int("n_scenarios", n_scenarios, 1, 10**9)
+    years = check_int("years", years, 1, 50)
+    seed = check_int("seed", seed, 0, 2**63 - 1)
+    thr = np.unique(check_array("thresholds", list(thresholds), 0.0, 1e15))
+    block = DEFAULT_BLOCK_SIZE if block_size is None else check_int(
+        "block_size", block_size, 1, 10**7)
+    check_choice("backend", backend, ["numba", "numpy"])
+
+    dp = driver_paths(drivers, n_scenarios, years, seed)
+    pk = _packed(pop)
+    stats = np.zeros((n_scenarios, years, len(pop), N_STATS))
+    excess = np.zeros((n_scenarios, years, len(pop), thr.size))
+
+    work = float(pop.members) * years
+    per_chunk = max(1, int(_CHUNK_SECONDS / (work * _NS_PER_MEMBER_YEAR * 1e-9)))
+    expected_s = work * n_scenarios * _NS_PER_MEMBER_YEAR * 1e-9
+    show = expected_s > 3.0 if progress is None else bool(progress)
+    bar = None
+    if show:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_scenarios, unit="scen", desc="vbsim simulate")
+    t0 = time.perf_counter()
+    if backend == "numba":
+        run = simulate_chunk
+    else:
+        from vbsim.engine.reference import simulate_reference as run
+    try:
+        for first in range(0, n_scenarios, per_chunk):
+            n = min(per_chunk, n_scenarios - first)
+            sl = slice(first, first + n)
+            args = (seed, first, n, years, pk["members"], pk["family"], pk["params"],
+                    pk["risk_sd"], pk["rho"], pk["mortality"], pk["uplift"], pk["churn"],
+                    pk["replacement"], np.ascontiguousarray(dp.trend_index[sl]), thr)
+            if backend == "numba":
+                run(*args, block, stats[sl], excess[sl])
+            else:
+                run(*args, stats[sl], excess[sl])
+            if bar is not None:
+                bar.update(n)
+    finally:
+        if bar is not None:
+            bar.close()
+    elapsed = time.perf_counter() - t0
+    return _to_dataset(pop, drivers, dp, stats, excess, thr,
+                       dict(seed=seed, n_scenarios=n_scenarios, years=years, block_size=block,
+                            backend=backend, elapsed_s=elapsed))
+
+
+def _to_dataset(pop: Population, drivers: Drivers, dp: Any, stats: np.ndarray,
+                excess: np.ndarray, thr: np.ndarray, info: dict[str, Any]) -> xr.Dataset:
+    sy, syc, sytc = ("scenario", "year"), ("scenario", "year", "cohort"), (
+        "scenario", "year", "cohort", "threshold")
+    mm, cost, rmm = stats[..., MM], stats[..., COST], stats[..., RISK_MM]
+    pbpy = np.array([c.pbpy for c in pop.cohorts])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        risk = np.where(mm > 0, rmm / np.where(mm > 0, mm, 1.0), math.nan)
+    # benchmark = member-years x PBPY x benchmark_index x mean risk score
+    #           = PBPY x benchmark_index x sum(r x member-months) / 12
+    bench = pbpy[None, None, :] * dp.benchmark_index[:, :, None] * rmm / 12.0
+    ds = xr.Dataset(
+        {
+            "member_months": (syc, mm),
+            "cost": (syc, cost),
+            "cost_capped": (sytc, cost[..., None] - excess),
+            "excess": (sytc, excess),
+            "risk_score": (syc, risk),
+            "deaths": (syc, stats[..., DEATHS]),
+            "benchmark": (syc, bench),
+            "members_start": (syc, stats[..., START]),
+            "new_members": (syc, stats[..., NEW]),
+            "leavers": (syc, stats[..., LEAVERS]),
+            "trend_index": (sy, dp.trend_index),
+            "benchmark_index": (sy, dp.benchmark_index),
+            "benchmark_factor": (sy, dp.benchmark_factor),
+            "growth": (sy, dp.growth),
+            "shock": (sy, dp.shock),
+            "quality": (sy, dp.quality),
+        },
+        coords={
+            "scenario": np.arange(stats.shape[0]),
+            "year": np.arange(1, stats.shape[1] + 1),
+            "cohort": list(pop.names),
+            "threshold": thr,
+        },
+    )
+    ds["benchmark_pbpy"] = ("cohort", pbpy)
+    ds.attrs.update({
+        "population": pop.to_json(),
+        "drivers": drivers.to_json(),
+        "seed": info["seed"],
+        "n_scenarios": info["n_scenarios"],
+        "years": info["years"],
+        "thresholds": json.dumps(thr.tolist()),
+        "block_size": info["block_size"],
+        "backend": info["backend"],
+        "engine_version": ENGINE_VERSION,
+        "vbsim_version": __version__,
+        "elapsed_s": info["elapsed_s"],
+    })
+    return ds
