@@ -201,7 +201,7 @@ class BenchmarkRule:
         cost = self.expenditure_by_cohort(paths)
         a = _per_capita(cost, py)
         g = _per_capita(_sc(paths["benchmark"]), py)
-        r = _sc(paths["risk_score"])
+        r = np.nan_to_num(_sc(paths["risk_score"]))  # NaN (empty cohort-year) -> ratio 1
         realised = _realised_index(paths)  # (S, T)
         upd = self.update_index(paths)  # (S, T, C)
         T = nb + ny

@@ -72,9 +72,12 @@ def lead_professional(
 
 
 def mssp_enhanced(
-    *, rule: BenchmarkRule | None = None, agreement_years: int = 5, **preset: Any
+    *, rule: BenchmarkRule | None = None, agreement_years: int = 5, msr: float | str = 0.02,
+    **preset: Any,
 ) -> MultiYearContract:
     """MSSP ENHANCED, rebased every 5 years on the last 3 years [C, DOMAIN.md s.2].
+
+    ``msr``: the symmetric MSR/MLR the ACO elects (0-2% or "table" [C]); default 2% [A].
 
     >>> mssp_enhanced().rule.agreement_years
     5
@@ -82,7 +85,7 @@ def mssp_enhanced(
     from vbsim import presets
 
     return MultiYearContract(rule or RebasedBenchmark(agreement_years=agreement_years),
-                             presets.mssp("ENHANCED", **preset), name="MSSP ENHANCED")
+                             presets.mssp("ENHANCED", msr=msr, **preset), name="MSSP ENHANCED")
 
 
 def mssp_basic_glide(

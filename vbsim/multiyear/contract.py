@@ -206,6 +206,7 @@ def year_context(
         "base_expenditure": exp_all[:, nb - 1],
     }
     rs = paths["risk_score"].transpose("scenario", "year", "cohort").values
+    rs = np.where(mm3 > 0, np.nan_to_num(rs), 0.0)  # an empty cohort has no risk score (NaN)
     ctx["risk_score"] = np.divide((rs * mm3).sum(axis=2), mm, out=np.ones_like(mm),
                                   where=mm > 0)[:, nb:]
     if "quality" in paths:
