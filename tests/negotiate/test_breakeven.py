@@ -1,0 +1,99 @@
+"""Break-even solving on cached paths: precision, uncertainty, thresholds, failure modes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vbsim import presets
+from vbsim._validate import VbsimInputError
+from vbsim.contracts import IndividualStopLoss
+from vbsim.evaluate import evaluate
+from vbsim.negotiate import Resettler, breakeven, corridor_width
+
+from .conftest import synthetic_paths
+
+
+def test_resettler_equals_evaluate(paths):
+    c = {"E": presets.mssp("E", msr=0.02), "ENH": presets.mssp("ENHANCED", msr=0.02)}
+    ref = evaluate(paths, c, revenue_share=0.3)
+    got = Resettler(paths, revenue_share=0.3).dataset(c)
+    np.testing.assert_array_equal(got["provider_net"].values, ref["provider_net"].values)
+
+
+def test_acceptance_preset_pair_sharing_rate(paths):
+    a, b = presets.mssp("E", msr=0.02), presets.mssp("ENHANCED", msr=0.02)
+    rs = Resettler(paths, revenue_share=0.3)
+    be = breakeven(rs, b, a, "sharing.rate", bracket=(0.05, 1.0))
+    # found to 1e-4 in the parameter: the difference changes sign across root -/+ 1e-4
+    lo = rs.totals(b.replace(**{"sharing.rate": be.value - 1e-4})).mean()
+    hi = rs.totals(b.replace(**{"sharing.rate": be.value + 1e-4})).mean()
+    ref = rs.totals(a).mean()
+    assert (lo - ref) * (hi - ref) < 0
+    # the payment difference at the root is within 2 standard errors of zero
+    assert abs(be.difference) <= 2 * be.difference_se
+    assert 0 < be.se < 0.5 and be.ci[0] < be.value < be.ci[1]
+    assert be.contract.params()["sharing.rate"] == pytest.approx(be.value)
+    assert "sharing.rate" in str(be)
+
+
+def test_delta_se_agrees_with_bootstrap_and_with_spread_over_seeds():
+    a, b = presets.mssp("E", msr=0.02), presets.mssp("ENHANCED", msr=0.02)
+    roots, ses = [], []
+    for seed in range(12):
+        p = synthetic_paths(n_scenarios=600, seed=100 + seed)
+        be = breakeven(p, b, a, "sharing.rate", bracket=(0.05, 1.0))
+        roots.append(be.value)
+        ses.append(be.se)
+    boot = breakeven(synthetic_paths(600, 100), b, a, "sharing.rate", bracket=(0.05, 1.0),
+                     uncertainty="bootstrap", n_boot=60)
+    spread = np.std(roots, ddof=1)
+    # 12 runs: the sd over runs is known to about +-25%; allow a factor 1.8 either way
+    assert spread / 1.8 < np.mean(ses) < spread * 1.8
+    assert ses[0] / 2 < boot.se < ses[0] * 2
+
+
+def test_tvar_and_p_loss_measures(paths):
+    a, b = presets.mssp("E", msr=0.02), presets.mssp("ENHANCED", msr=0.02)
+    rs = Resettler(paths, revenue_share=0.3)
+    t = breakeven(rs, b, a, "sharing.loss_limit_benchmark", bracket=(0.001, 0.15),
+                  measure="tvar99")
+    assert abs(t.difference) <= 2 * t.difference_se + 1e-6
+    a1 = presets.mssp("E", msr=0.01)
+    p = breakeven(rs, b, a1, "discount", bracket=(0.0, 0.05), measure="p_loss")
+    assert "step function" in p.note
+    # both losses are thresholds on the same savings rate: the root is deterministic,
+    # (1 - d) x 1.02 = 1.01, up to the gap between neighbouring scenarios
+    assert p.value == pytest.approx(1 - 1.01 / 1.02, abs=2e-4) and p.se < 1e-3
+    x_a = rs.totals(a1)
+    x_b = rs.totals(p.contract)
+    se = np.sqrt(np.var((x_a < 0).astype(float) - (x_b < 0)) / x_a.size)
+    assert abs((x_b < 0).mean() - (x_a < 0).mean()) <= 3 * se + 1.0 / x_a.size
+
+
+def test_attachment_breakeven_interpolates_thresholds(paths):
+    rs = Resettler(paths)
+    base = presets.mssp("E", msr=0.02)
+    a = base.replace(stop_loss=IndividualStopLoss(attachment=50_000.0, premium_pmpm=20.0))
+    b = base.replace(stop_loss=IndividualStopLoss(attachment=100_000.0, premium_pmpm=8.0))
+    be = breakeven(rs, b, a, "stop_loss.0.attachment", bracket=(25_000.0, 200_000.0))
+    assert 25_000 < be.value < 200_000 and abs(be.difference) <= 2 * be.difference_se
+    # interpolated excess is the chord: between the grid values, above the convex truth
+    g = rs.grid
+    mid = np.sqrt(g[1] * g[2])
+    e = rs.excess(mid)
+    assert np.all(e <= rs.excess(g[1])) and np.all(e >= rs.excess(g[2]))
+    with pytest.raises(VbsimInputError, match="outside the simulated thresholds"):
+        rs.excess(1e6)
+
+
+def test_corridor_width_setter_and_no_root(paths):
+    rs = Resettler(paths)
+    g = presets.reach("global")
+    narrow = corridor_width(0)(g, 0.10)
+    assert narrow.params()["sharing.bands_savings"][0][1] == 0.10
+    assert narrow.params()["sharing.bands_savings"][1][0] == 0.10
+    with pytest.raises(VbsimInputError, match="no break-even"):
+        breakeven(rs, g, g.replace(discount=0.5), "discount", bracket=(0.0, 0.1))
+    with pytest.raises(VbsimInputError, match="measure"):
+        breakeven(rs, g, g, "discount", measure="median")

@@ -1,0 +1,109 @@
+"""Influence functions of the risk measures, for standard errors of paired differences.
+
+Every statistic T of a sample x_1..x_n (one value per scenario) is written as its value plus a
+per-scenario influence value IF_i, so that SE(T) ~ sd(IF) / sqrt(n). Two offers settled on the
+same scenarios (common random numbers) then give SE(T_A - T_B) = sd(IF_A - IF_B) / sqrt(n), which
+uses the correlation between the offers. Conventions follow :mod:`vbsim.metrics`: x is a payment
+(gain positive), the loss is L = -x, VaR_p is the lower p-quantile of L and
+TVaR_p = VaR_p + E[(L - VaR_p)+] / (1 - p).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# Same order-statistic window as vbsim.metrics (2 sd of the binomial rank; an assumption there).
+QUANTILE_SE_WINDOW = 2.0
+
+
+def level_label(p: float) -> str:
+    """``0.995 -> '99.5'`` (the labels of :func:`vbsim.metrics.stat_names`)."""
+    return f"{100 * p:.10g}"
+
+
+def lower_quantile(a: np.ndarray, q: float) -> tuple[float, float]:
+    """Lower empirical q-quantile x_(ceil(nq)) and 1/f at it (difference of order statistics)."""
+    n = a.size
+    k = int(min(n - 1, max(0, math.ceil(n * q - 1e-9) - 1)))
+    half = max(1.0, QUANTILE_SE_WINDOW * math.sqrt(n * q * (1.0 - q)))
+    lo = max(0, int(math.floor(k - half)))
+    hi = min(n - 1, int(math.ceil(k + half)))
+    part = np.partition(a, sorted({lo, k, hi}))
+    inv_f = (part[hi] - part[lo]) * n / (hi - lo) if hi > lo else 0.0
+    return float(part[k]), float(inv_f)
+
+
+def ce_value(x: np.ndarray, a: float) -> float:
+    """Certainty equivalent -(1/a) log E[exp(-a x)], by log-sum-exp (no overflow)."""
+    z = -a * x
+    m = float(z.max())
+    return -(m + math.log(float(np.mean(np.exp(z - m))))) / a
+
+
+def influence(x: np.ndarray, stat: str, flag: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """Value of ``stat`` on the sample ``x`` and its influence values (mean zero).
+
+    ``stat`` is one of ``mean``, ``sd``, ``p_loss``, ``VaR_<pct>``, ``TVaR_<pct>``,
+    ``CE_<a>`` (exponential-utility certainty equivalent with risk aversion ``a`` per dollar)
+    or ``p_<flag>`` (then ``flag`` is the boolean sample).
+
+    >>> v, inf = influence(np.array([1.0, 2.0, 3.0]), "mean")
+    >>> v, inf.tolist()
+    (2.0, [-1.0, 0.0, 1.0])
+    """
+    x = np.asarray(x, dtype=float)
+    n = x.size
+    if stat == "mean":
+        m = float(x.mean())
+        return m, x - m
+    if stat == "sd":
+        m = float(x.mean())
+        c2 = (x - m) ** 2
+        s2 = float(c2.sum() / (n - 1))
+        s = math.sqrt(s2)
+        return s, (c2 - s2) / (2 * s) if s > 0 else np.zeros(n)
+    if stat == "p_loss":
+        b = (x < 0).astype(float)
+        return float(b.mean()), b - b.mean()
+    if stat.startswith("VaR_"):
+        p = float(stat[4:]) / 100.0
+        v, inv_f = lower_quantile(-x, p)
+        ind = (-x <= v).astype(float)
+        return v, (p - ind) * inv_f
+    if stat.startswith("TVaR_"):
+        p = float(stat[5:]) / 100.0
+        v, _ = lower_quantile(-x, p)
+        h = v + np.maximum(-x - v, 0.0) / (1.0 - p)
+        t = float(h.mean())
+        return t, h - t
+    if stat.startswith("CE_"):
+        a = float(stat[3:])
+        z = -a * x
+        w = np.exp(z - z.max())
+        w = w / w.mean()
+        return ce_value(x, a), -(w - 1.0) / a
+    if stat.startswith("p_"):
+        if flag is None:
+            raise ValueError(f"{stat} needs its flag sample")
+        b = np.asarray(flag, dtype=float)
+        return float(b.mean()), b - b.mean()
+    raise ValueError(f"unknown statistic {stat!r}")
+
+
+def smoothed_p_loss(x: np.ndarray, h: float) -> tuple[float, np.ndarray]:
+    """P(x < 0) smoothed with a normal kernel of bandwidth ``h``: mean Phi(-x / h).
+
+    Continuous in the contract parameters, so root finders work; its bias is O(h^2).
+    """
+    from scipy.special import ndtr
+
+    s = ndtr(-np.asarray(x, float) / h)
+    v = float(s.mean())
+    return v, s - v
+
+
+def se_of(infl: np.ndarray) -> float:
+    """sd(IF) / sqrt(n)."""
+    return float(np.std(infl, ddof=1) / math.sqrt(infl.size))

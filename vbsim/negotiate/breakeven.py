@@ -1,0 +1,408 @@
+"""Break-even: the value of one contract parameter that makes offer B as good as offer A.
+
+The objective is D(theta) = M(B(theta)) - M(A) for a measure M of the party's net payment
+(expected value, TVaR of the loss, P(loss) or the certainty equivalent), computed on the already
+simulated paths: B(theta) is ``B.replace(parameter=theta)`` re-settled on the cached context
+(:class:`~vbsim.negotiate.resettle.Resettler`), so each evaluation costs milliseconds and A and
+B(theta) share the same scenarios (common random numbers).
+
+Root finding: Brent's method (``scipy.optimize.brentq``) on a bracket where D changes sign. The
+sample P(loss) is a step function of theta (it moves only when a scenario crosses zero or a gate
+switches a scenario from no payment to a loss; smoothing the payment would not smooth the gate
+jumps), so for ``measure="p_loss"`` the root is the jump where D changes sign, found by bisection;
+D there is at most a few scenarios' worth (k / n) from zero.
+
+Uncertainty of the root: by the delta method, SE(theta*) = SE(D(theta*)) / |D'(theta*)|, where
+SE(D) is the paired (scenario-by-scenario) standard error of the difference and D' is a central
+finite difference on the same paths (for P(loss), a secant over a window widened until D moves by
+max(4 SE, 10 / n), so that it averages over the steps); or, with ``uncertainty="bootstrap"``, the
+sd of the roots re-solved on scenario bootstrap resamples (slower; no linearisation).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from vbsim._validate import VbsimInputError, check_choice, check_int, check_real
+
+from ._stats import influence, se_of
+from .resettle import as_resettler
+
+VIEWS = {"provider": "provider_net", "payer": "payer_net"}
+N_SCAN = 24  # bracket scan points when the ends do not change sign (assumption: cheap, enough)
+
+
+# ------------------------------------------------------------------------------------------------
+# Parameters: dotted paths or setter functions
+# ------------------------------------------------------------------------------------------------
+def setter(parameter: str | Callable[[Any, float], Any]) -> tuple[str, Callable[[Any, float], Any]]:
+    """(name, function(contract, value) -> contract) for a dotted path or a setter function."""
+    if callable(parameter):
+        return getattr(parameter, "__name__", "parameter"), parameter
+    if not isinstance(parameter, str) or not parameter:
+        raise VbsimInputError(
+            "parameter must be a dotted path such as 'sharing.rate' or a function; "
+            f"got {parameter!r}"
+        )
+
+    def set_path(contract: Any, value: float) -> Any:
+        return contract.replace(**{parameter: float(value)})
+
+    set_path.__name__ = parameter
+    return parameter, set_path
+
+
+def corridor_width(band: int = 0, path: str = "sharing") -> Callable[[Any, float], Any]:
+    """A setter moving the upper edge of corridor ``band`` (and the lower edge of the next).
+
+    Applies to the savings bands and, when they are separate, the loss bands, so
+    ``corridor_width(0)`` is the width of the first (full-risk) corridor, e.g. REACH Global's 25%
+    band that PY2026 narrows to 10%.
+    """
+    band = check_int("band", band, 0, 100)
+
+    def width(contract: Any, value: float) -> Any:
+        params = contract.params()
+        changes = {}
+        for side in ("bands_savings", "bands_losses"):
+            key = f"{path}.{side}"
+            bands = params.get(key)
+            if bands is None:
+                continue
+            b = [list(x) for x in bands]
+            if band >= len(b):
+                raise VbsimInputError(f"{key} has {len(b)} bands; band must be < {len(b)}")
+            b[band][1] = float(value)
+            if band + 1 < len(b):
+                b[band + 1][0] = float(value)
+            changes[key] = tuple(tuple(x) for x in b)
+        if not changes:
+            raise VbsimInputError(f"{path} has no corridor bands (no {path}.bands_savings)")
+        return contract.replace(**changes)
+
+    width.__name__ = f"{path}.bands[{band}].width"
+    return width
+
+
+def _default_bracket(name: str, current: Any) -> tuple[float, float]:
+    low = name.lower()
+    if any(k in low for k in ("rate", "share", "msr", "mlr", "discount", "coinsurance",
+                              "cap", "limit", "withhold", "width", "bands")):
+        return (0.0, 1.0)
+    if isinstance(current, (int, float)) and current > 0:
+        return (current / 4.0, current * 4.0)
+    raise VbsimInputError(
+        f"no default bracket for parameter {name!r}; pass bracket=(low, high)"
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# Measures
+# ------------------------------------------------------------------------------------------------
+def _measure_stat(measure: str, risk_aversion: float | None) -> str:
+    m = measure.strip()
+    low = m.lower().replace("_", "")
+    if low == "mean":
+        return "mean"
+    if low in ("ploss", "p(loss)"):
+        return "p_loss"
+    if low == "ce":
+        if risk_aversion is None:
+            raise VbsimInputError("measure='ce' needs risk_aversion=a (per dollar, > 0)")
+        return f"CE_{float(risk_aversion)!r}"
+    if low.startswith("tvar"):
+        pct = low[4:] or "99"
+        try:
+            p = float(pct) / 100.0
+        except ValueError:
+            p = -1.0
+        if not 0.0 < p < 1.0:
+            raise VbsimInputError(
+                f"measure {measure!r}: TVaR level must be in (0, 100), e.g. tvar99")
+        return f"TVaR_{100 * p:.10g}"
+    raise VbsimInputError(
+        f"measure must be 'mean', 'tvar99' (any level), 'p_loss' or 'ce'; got {measure!r}"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class BreakEven:
+    """The break-even parameter value and its Monte Carlo uncertainty (see :func:`breakeven`)."""
+
+    parameter: str
+    value: float
+    se: float
+    measure: str
+    offer: str
+    reference: str
+    reference_value: float
+    difference: float
+    difference_se: float
+    slope: float
+    bracket: tuple[float, float]
+    uncertainty: str
+    n_scenarios: int
+    contract: Any = dataclasses.field(repr=False, default=None)
+    note: str = ""
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        """95% interval value ± 1.96 se."""
+        return (self.value - 1.96 * self.se, self.value + 1.96 * self.se)
+
+    def __str__(self) -> str:
+        lo, hi = self.ci
+        s = (f"{self.offer}: {self.parameter} = {self.value:.6g} ± {self.se:.2g} "
+             f"(95% CI {lo:.5g} to {hi:.5g}, {self.uncertainty}) makes its {self.measure} equal "
+             f"to {self.reference}'s ({self.reference_value:,.6g}); difference there "
+             f"{self.difference:,.3g} ± {self.difference_se:,.3g}; {self.n_scenarios:,} scenarios")
+        return s + (f"\nnote: {self.note}" if self.note else "")
+
+    def _repr_html_(self) -> str:
+        return "<p>" + html.escape(str(self)).replace("\n", "<br>") + "</p>"
+
+
+def _resolve(rs_obj: Any, c: Any, what: str) -> tuple[str, Any]:
+    if isinstance(c, str):
+        contracts = getattr(getattr(rs_obj, "scenario", None), "contracts", None) or {}
+        if c not in contracts:
+            raise VbsimInputError(
+                f"{what} {c!r} is not a contract of the result; have "
+                f"{', '.join(contracts) or 'none'}"
+            )
+        return c, contracts[c]
+    if not hasattr(c, "settle"):
+        raise VbsimInputError(f"{what} must be a contract or a contract name; got {c!r}")
+    return getattr(c, "name", "") or what, c
+
+
+def breakeven(
+    result: Any,
+    offer: Any,
+    reference: Any,
+    parameter: str | Callable[[Any, float], Any],
+    *,
+    bracket: tuple[float, float] | None = None,
+    measure: str = "mean",
+    view: str = "provider",
+    risk_aversion: float | None = None,
+    uncertainty: str = "delta",
+    n_boot: int = 200,
+    seed: int = 0,
+) -> BreakEven:
+    """Solve for the ``parameter`` of ``offer`` at which it equals ``reference`` in ``measure``.
+
+    Parameters
+    ----------
+    result:
+        A :class:`vbsim.run.Result`, a ``CostPaths`` Dataset or a :class:`Resettler`.
+    offer, reference:
+        Contracts, or names of contracts in ``result.scenario.contracts``. ``offer`` is varied.
+    parameter:
+        Dotted path of ``offer.params()`` (``"sharing.rate"``, ``"sharing.msr"``,
+        ``"stop_loss.attachment"``, ...) or a setter ``f(contract, value) -> contract`` such as
+        :func:`corridor_width`.
+    bracket:
+        (low, high) containing the root; default (0, 1) for rates and shares, else a factor 4
+        around the current value. Scanned on a grid when the ends do not change sign.
+    measure:
+        ``"mean"``, ``"tvar99"`` (any level: ``"tvar95"``, ``"tvar99.5"``), ``"p_loss"`` or
+        ``"ce"`` (with ``risk_aversion``).
+    view:
+        ``"provider"`` or ``"payer"``.
+    uncertainty:
+        ``"delta"`` (default) or ``"bootstrap"`` (``n_boot`` scenario resamples, ``seed``).
+
+    Returns
+    -------
+    BreakEven
+        ``value``, ``se``, ``ci``, the difference at the root with its paired SE, the slope.
+
+    Examples
+    --------
+    >>> from vbsim import costs, presets
+    >>> from vbsim.population import Cohort
+    >>> from vbsim.simulate import simulate
+    >>> paths = simulate(Cohort("all", 2000, costs.Lognormal(mean=1e4, cv=2)),
+    ...                  n_scenarios=300, seed=3)
+    >>> a, b = presets.mssp("E", msr=0.0), presets.mssp("ENHANCED", msr=0.0)
+    >>> be = breakeven(paths, b, a, "sharing.rate", bracket=(0.05, 1.0))
+    >>> abs(be.difference) < 2 * be.difference_se + 1e-6
+    True
+    """
+    from scipy.optimize import brentq
+
+    check_choice("view", view, list(VIEWS))
+    check_choice("uncertainty", uncertainty, ["delta", "bootstrap"])
+    var = VIEWS[view]
+    rs = as_resettler(result)
+    name_b, b = _resolve(result, offer, "offer")
+    name_a, a = _resolve(result, reference, "reference")
+    pname, set_value = setter(parameter)
+    stat = _measure_stat(measure, risk_aversion)
+    if bracket is None:
+        bracket = _default_bracket(pname, b.params().get(pname) if isinstance(parameter, str)
+                                   else None)
+    lo = check_real("bracket[0]", bracket[0], -math.inf, math.inf)
+    hi = check_real("bracket[1]", bracket[1], lo, math.inf, lo_open=True)
+
+    x_a = rs.totals(a, var)
+    cache: dict[float, np.ndarray] = {}
+
+    def x_b(theta: float) -> np.ndarray:
+        if theta not in cache:
+            if len(cache) > 64:  # bounded memory during bootstrap root finding
+                cache.clear()
+            cache[theta] = rs.totals(set_value(b, theta), var)
+        return cache[theta]
+
+    def stat_of(x: np.ndarray) -> tuple[float, np.ndarray]:
+        return influence(x, stat)
+
+    m_a, if_a = stat_of(x_a)
+
+    def diff(theta: float, idx: np.ndarray | None = None) -> float:
+        if idx is None:
+            return stat_of(x_b(theta))[0] - m_a
+        return stat_of(x_b(theta)[idx])[0] - stat_of(x_a[idx])[0]
+
+    step_fn = stat == "p_loss"
+    lo_b, hi_b = _sign_change(diff, lo, hi, pname, measure)
+    if lo_b == hi_b:
+        root = lo_b
+    elif step_fn:
+        root = _bisect(diff, lo_b, hi_b)
+    else:
+        root = brentq(diff, lo_b, hi_b, xtol=1e-12, rtol=4 * np.finfo(float).eps, maxiter=200)
+    v_b, if_b = stat_of(x_b(root))
+    d_root = v_b - m_a
+    d_se = se_of(if_b - if_a)
+    slope = _slope(diff, root, lo, hi,
+                   min_change=max(4 * d_se, 10 / x_a.size) if step_fn else 0.0)
+    if uncertainty == "delta":
+        se = d_se / abs(slope) if slope != 0 else math.inf
+    else:
+        se = _bootstrap_se(diff, lo_b, hi_b, lo, hi, root, x_a.size,
+                           check_int("n_boot", n_boot, 10, 10**5), seed, step_fn)
+    note = ""
+    if step_fn:
+        note = ("the sample P(loss) is a step function of the parameter (it moves when a scenario "
+                "crosses zero or a gate): the root is the jump found by bisection, and the delta "
+                "method uses a secant slope over a window wide enough to average the steps")
+    label = {"mean": "expected payment", "p_loss": "P(loss)"}.get(stat, stat.split("_")[0]
+                                                                  if stat.startswith("CE")
+                                                                  else stat)
+    return BreakEven(
+        parameter=pname, value=float(root), se=float(se), measure=f"{label} ({view})",
+        offer=name_b, reference=name_a, reference_value=float(m_a), difference=float(d_root),
+        difference_se=float(d_se), slope=float(slope), bracket=(lo, hi), uncertainty=uncertainty,
+        n_scenarios=int(x_a.size), contract=set_value(b, root), note=note,
+    )
+
+
+def _sign_change(diff: Callable[[float], float], lo: float, hi: float, pname: str,
+                 measure: str) -> tuple[float, float]:
+    """A sub-bracket of [lo, hi] where diff changes sign (ends first, then a grid scan)."""
+    grid = np.linspace(lo, hi, N_SCAN + 1)
+    vals, errors = [], []
+    for t in grid:
+        try:
+            vals.append(diff(float(t)))
+        except VbsimInputError as exc:
+            vals.append(math.nan)
+            errors.append(str(exc))
+    if len(errors) == len(grid):
+        raise VbsimInputError(f"{pname} cannot be set in [{lo:g}, {hi:g}]: {errors[0]}")
+    vals = np.array(vals)
+    for i in range(len(grid) - 1):
+        if np.isfinite(vals[i]) and vals[i] == 0.0:
+            return float(grid[i]), float(grid[i])
+        if np.isfinite(vals[i]) and np.isfinite(vals[i + 1]) and vals[i] * vals[i + 1] < 0:
+            return float(grid[i]), float(grid[i + 1])
+    fin = vals[np.isfinite(vals)]
+    rng = f"{fin.min():,.4g} to {fin.max():,.4g}" if fin.size else "undefined"
+    raise VbsimInputError(
+        f"no break-even for {pname} in bracket [{lo:g}, {hi:g}]: the {measure} difference ranges "
+        f"{rng} without changing sign; widen the bracket or choose another parameter"
+    )
+
+
+def _bisect(f: Callable[[float], float], a: float, b: float, tol: float = 1e-12) -> float:
+    """The sign change of a step function (bisection; no continuity assumed).
+
+    When f is exactly zero on an interval (ties on a finite sample), returns its midpoint.
+    """
+    fa = f(a)
+
+    def edge(lo: float, hi: float, zero_at_hi: bool) -> float:
+        # the boundary between nonzero and zero values of f in [lo, hi]
+        for _ in range(200):
+            if hi - lo <= tol * max(1.0, abs(lo)):
+                break
+            m = 0.5 * (lo + hi)
+            if (f(m) == 0.0) == zero_at_hi:
+                hi = m
+            else:
+                lo = m
+        return 0.5 * (lo + hi)
+
+    for _ in range(200):
+        if b - a <= tol * max(1.0, abs(a)):
+            break
+        m = 0.5 * (a + b)
+        fm = f(m)
+        if fm == 0.0:
+            return 0.5 * (edge(a, m, True) + edge(m, b, False))
+        if (fm < 0) == (fa < 0):
+            a, fa = m, fm
+        else:
+            b = m
+    return 0.5 * (a + b)
+
+
+def _slope(diff: Callable[[float], float], root: float, lo: float, hi: float,
+           min_change: float = 0.0) -> float:
+    """dD/dtheta at the root: a central difference; for step functions a secant over a window
+    widened (doubling) until D changes by at least ``min_change``."""
+    step = max(1e-6, 1e-4 * (hi - lo)) if min_change == 0 else (hi - lo) / 256
+    while True:
+        t1, t2 = max(lo, root - step), min(hi, root + step)
+        d = diff(t2) - diff(t1)
+        if abs(d) >= min_change or (t1 == lo and t2 == hi):
+            return d / (t2 - t1)
+        step *= 2
+
+
+def _bootstrap_se(diff: Callable[..., float], lo_b: float, hi_b: float, lo: float, hi: float,
+                  root: float, n: int, n_boot: int, seed: int, step_fn: bool) -> float:
+    """sd of the roots re-solved on scenario resamples (resamples without a root are skipped)."""
+    from scipy.optimize import brentq
+
+    rng = np.random.default_rng(seed)
+    width = hi - lo
+    roots = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, n)
+
+        def f(t: float, idx: np.ndarray = idx) -> float:
+            return diff(t, idx)
+
+        for a, b in ((max(lo, root - width / 8), min(hi, root + width / 8)), (lo, hi)):
+            try:
+                if f(a) * f(b) <= 0:
+                    roots.append(_bisect(f, a, b, 1e-9) if step_fn else brentq(f, a, b, xtol=1e-10))
+                    break
+            except (VbsimInputError, ValueError):
+                continue
+    if len(roots) < max(5, n_boot // 2):
+        return math.inf
+    return float(np.std(roots, ddof=1))
+
+
+__all__ = ["BreakEven", "breakeven", "corridor_width", "setter"]

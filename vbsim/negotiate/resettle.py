@@ -1,0 +1,143 @@
+"""Re-settle contracts on cached cost paths, fast, including at thresholds never simulated.
+
+:class:`Resettler` builds the settlement context of a ``CostPaths`` Dataset once (the same
+context :func:`vbsim.evaluate` uses) and then settles any contract on it in milliseconds. This is
+what break-even solving, frontiers and notebook sliders call hundreds of times.
+
+Thresholds. An individual stop-loss needs ``excess[t]`` = sum over members of (cost - t)+ for its
+attachment t, and the engine computes it only at the thresholds it was asked for. A contract
+whose attachment lies between two simulated thresholds t1 < t < t2 gets ``excess[t]`` by linear
+interpolation in t, scenario by scenario. Per scenario, excess(t) is convex and piecewise linear
+in t (its slope is minus the number of members above t), so the chord lies above it and the
+interpolation error is between 0 and (t2 - t1) / 4 x (number of members with cost in (t1, t2]):
+simulate with a fine grid (:func:`threshold_grid`) where attachments will be solved for. Outside
+the simulated range there is no interpolation: an error says which thresholds to simulate.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from vbsim._validate import VbsimInputError, check_int, check_real
+
+
+def threshold_grid(lo: float, hi: float, n: int = 41) -> tuple[float, ...]:
+    """``n`` geometrically spaced thresholds from ``lo`` to ``hi`` (for ``simulate(thresholds=)``).
+
+    >>> threshold_grid(50_000, 200_000, 3)
+    (50000.0, 100000.0, 200000.0)
+    """
+    lo = check_real("lo", lo, 0.0, math.inf, lo_open=True)
+    hi = check_real("hi", hi, lo, math.inf, lo_open=True)
+    n = check_int("n", n, 2, 10_000)
+    return tuple(float(round(t, 6)) for t in np.geomspace(lo, hi, n))
+
+
+class Resettler:
+    """Settle contracts on cached paths; the context is built once.
+
+    Parameters
+    ----------
+    paths:
+        ``CostPaths`` Dataset (dims scenario, year, cohort[, threshold]).
+    **settlement:
+        Settlement inputs of the scenario (``revenue_share``, ``quality_standard_met``,
+        ``relief``), as in :func:`vbsim.evaluate`.
+
+    Examples
+    --------
+    >>> from vbsim import costs, presets
+    >>> from vbsim.population import Cohort
+    >>> from vbsim.simulate import simulate
+    >>> rs = Resettler(simulate(Cohort("all", 500, costs.Lognormal(mean=1e4, cv=2)),
+    ...                         n_scenarios=50, seed=1))
+    >>> rs.totals(presets.mssp("E", msr=0.02)).shape
+    (50,)
+    """
+
+    def __init__(self, paths: xr.Dataset, **settlement: Any) -> None:
+        from vbsim.evaluate import settlement_context
+
+        self.paths = paths
+        self.settlement = dict(settlement)
+        self.ctx = settlement_context(paths, **settlement)
+        self.n_scenarios = int(paths.sizes["scenario"])
+        self.n_years = int(paths.sizes["year"])
+        grid = self.ctx.pop("excess", {})
+        self.grid = np.array(sorted(grid), dtype=float)
+        self._grid_excess = np.stack([grid[t] for t in self.grid], -1) if grid else None
+
+    @classmethod
+    def from_result(cls, result: Any) -> Resettler:
+        """The resettler of a :class:`vbsim.run.Result` (its paths and settlement inputs)."""
+        sc = getattr(result, "scenario", None)
+        return cls(result.paths, **(dict(getattr(sc, "settlement", {}) or {})))
+
+    def excess(self, t: float) -> np.ndarray:
+        """excess[t] (scenario, year): simulated, or interpolated between simulated thresholds."""
+        t = float(t)
+        g = self.grid
+        if g.size:
+            k = int(np.argmin(np.abs(g - t)))
+            if math.isclose(g[k], t, rel_tol=1e-12):
+                return self._grid_excess[..., k]
+        if g.size < 2 or t < g[0] or t > g[-1]:
+            have = ", ".join(f"{x:g}" for x in g) or "none"
+            raise VbsimInputError(
+                f"threshold {t:g} is outside the simulated thresholds ({have}); simulate with "
+                "thresholds covering it, e.g. vbsim.negotiate.threshold_grid(lo, hi)"
+            )
+        j = int(np.searchsorted(g, t))  # g[j-1] < t < g[j]
+        w = (t - g[j - 1]) / (g[j] - g[j - 1])
+        return (1 - w) * self._grid_excess[..., j - 1] + w * self._grid_excess[..., j]
+
+    def context_for(self, contract: Any) -> dict[str, Any]:
+        """The settle() keyword arguments for ``contract``."""
+        ctx = dict(self.ctx)
+        need = [float(t) for t in getattr(contract, "thresholds", ())]
+        if need:
+            exc = {t: self.excess(t) for t in need}
+            ctx["excess"] = exc
+        return ctx
+
+    def settle(self, contract: Any) -> Any:
+        """The contract's Settlement record on every (scenario, year): numpy arrays."""
+        return contract.settle(**self.context_for(contract))
+
+    def totals(self, contract: Any, var: str = "provider_net") -> np.ndarray:
+        """``var`` summed over years: one value per scenario."""
+        rec = self.settle(contract)
+        a = np.broadcast_to(np.asarray(getattr(rec, var), dtype=float),
+                            (self.n_scenarios, self.n_years))
+        return a.sum(axis=1)
+
+    def dataset(self, contracts: dict[str, Any]) -> xr.Dataset:
+        """A settlement Dataset (contract, scenario, year) like :func:`vbsim.evaluate` returns."""
+        per = {}
+        for name, c in contracts.items():
+            rec = self.settle(c).to_dict()
+            per[name] = {k: np.broadcast_to(np.asarray(v), (self.n_scenarios, self.n_years))
+                         for k, v in rec.items()}
+        keys = [k for k in next(iter(per.values())) if all(k in p for p in per.values())]
+        return xr.Dataset(
+            {k: (("contract", "scenario", "year"), np.stack([p[k] for p in per.values()]))
+             for k in keys},
+            coords={"contract": list(contracts), "scenario": self.paths["scenario"].values,
+                    "year": self.paths["year"].values})
+
+
+def as_resettler(obj: Any) -> Resettler:
+    """A Resettler from a Resettler, a Result or a CostPaths Dataset."""
+    if isinstance(obj, Resettler):
+        return obj
+    if hasattr(obj, "paths"):
+        return Resettler.from_result(obj)
+    if isinstance(obj, xr.Dataset) and "cost" in obj:
+        return Resettler(obj)
+    raise VbsimInputError(
+        f"expected a vbsim Result, a CostPaths Dataset or a Resettler; got {type(obj).__name__}"
+    )
