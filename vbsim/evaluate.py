@@ -59,17 +59,25 @@ def needed_thresholds(contracts: Any) -> tuple[float, ...]:
 
 
 def settlement_context(
-    paths: xr.Dataset, *, revenue_share: float | None = None, **context: Any
+    paths: xr.Dataset,
+    *,
+    revenue_share: float | None = None,
+    expected_savings_rate: float = 0.0,
+    **context: Any,
 ) -> dict[str, Any]:
     """The settle() context for a CostPaths Dataset, summed over cohorts, as numpy arrays.
 
     Arrays have shape (scenario, year). ``revenue_share`` (provider fee-for-service revenue as a
     share of the population's expenditure, used by revenue-based loss limits) is an input of the
-    scenario; when omitted, no ``revenue`` enters the context.
+    scenario; when omitted, no ``revenue`` enters the context. ``expected_savings_rate`` s sets the
+    benchmark to the engine's benchmark / (1 - s): the provider's expected cost sits a share s
+    below its benchmark (historical efficiency; 0 puts the benchmark at expected cost).
     """
+    check_real("expected_savings_rate", expected_savings_rate, -0.5, 0.5)
     tot = paths[["cost", "benchmark", "member_months"]].sum("cohort")
+    bench = tot["benchmark"].transpose("scenario", "year").values / (1.0 - expected_savings_rate)
     ctx: dict[str, Any] = {
-        "benchmark": tot["benchmark"].transpose("scenario", "year").values,
+        "benchmark": bench,
         "expenditure": tot["cost"].transpose("scenario", "year").values,
         "member_months": tot["member_months"].transpose("scenario", "year").values,
     }
@@ -80,6 +88,11 @@ def settlement_context(
         exc = paths["excess"].sum("cohort").transpose("scenario", "year", "threshold").values
         ctx["excess"] = {
             float(t): exc[..., k] for k, t in enumerate(paths["threshold"].values)
+        }
+        # Expected recoveries for loaded stop-loss premiums: the mean over scenarios, per year.
+        ctx["expected_excess"] = {
+            t: np.broadcast_to(v.mean(axis=0, keepdims=True), v.shape)
+            for t, v in ctx["excess"].items()
         }
     if revenue_share is not None:
         check_real("revenue_share", revenue_share, 0.0, 10.0)
@@ -93,6 +106,7 @@ def evaluate(
     contracts: Any,
     *,
     revenue_share: float | None = None,
+    expected_savings_rate: float = 0.0,
     **context: Any,
 ) -> xr.Dataset:
     """Settle each contract on every simulated (scenario, year).
@@ -105,6 +119,9 @@ def evaluate(
         A contract, a list of contracts, or a dict ``name -> contract``.
     revenue_share:
         Provider revenue as a share of expenditure, for revenue-based loss limits.
+    expected_savings_rate:
+        How far below its benchmark the provider's expected cost sits (see
+        :func:`settlement_context`).
     **context:
         Extra settle() context, e.g. ``quality_standard_met=True``, ``relief=0.0``.
 
@@ -132,7 +149,8 @@ def evaluate(
             f"the cost paths lack thresholds {missing} that the contracts need; simulate with "
             f"thresholds={needed_thresholds(named)} (vbsim.run does this for you)"
         )
-    ctx = settlement_context(paths, revenue_share=revenue_share, **context)
+    ctx = settlement_context(paths, revenue_share=revenue_share,
+                             expected_savings_rate=expected_savings_rate, **context)
     scen, years = paths["scenario"].values, paths["year"].values
     per_contract: list[dict[str, np.ndarray]] = []
     for name, c in named.items():
@@ -149,16 +167,18 @@ def evaluate(
     ds.attrs["contracts"] = json.dumps({n: repr(c) for n, c in named.items()})
     if revenue_share is not None:
         ds.attrs["revenue_share"] = revenue_share
+    ds.attrs["expected_savings_rate"] = expected_savings_rate
     return ds
 
 
 def _ctx_for(contract: Any, ctx: dict[str, Any]) -> dict[str, Any]:
     """Pass only the excess thresholds this contract asked for (keeps the records small)."""
     out = dict(ctx)
-    if "excess" in ctx:
-        need = getattr(contract, "thresholds", ())
-        out["excess"] = {t: v for t, v in ctx["excess"].items()
-                         if any(math.isclose(t, float(n)) for n in need)}
-        if not out["excess"]:
-            del out["excess"]
+    need = getattr(contract, "thresholds", ())
+    for key in ("excess", "expected_excess"):
+        if key in ctx:
+            out[key] = {t: v for t, v in ctx[key].items()
+                        if any(math.isclose(t, float(n)) for n in need)}
+            if not out[key]:
+                del out[key]
     return out

@@ -37,7 +37,7 @@ _TOP_KEYS = ("name", "description", "simulation", "population", "drivers", "sett
              "contracts")
 _SIM_KEYS = {"n_scenarios": (1, 10_000_000), "years": (1, 50), "seed": (0, 2**63 - 1),
              "block_size": (1, 1_000_000)}
-_SETTLE_KEYS = ("revenue_share", "quality_standard_met", "relief")
+_SETTLE_KEYS = ("revenue_share", "quality_standard_met", "relief", "expected_savings_rate")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +94,31 @@ def _cost_model(spec: Any, where: str) -> Any:
     return build_dataclass(getattr(costs, registry[model]), args, where)
 
 
+def _standard(c: Mapping[str, Any], where: str) -> Any:
+    """A cohort of a standard enrolment type (``standard = "esrd"``) with optional overrides."""
+    from .population import Cohort, standard_cohort
+
+    rest = dict(c)
+    kind = rest.pop("standard")
+    if "members" not in rest:
+        raise VbsimInputError(f"{where}.members: missing (an integer >= 1)")
+    members = rest.pop("members")
+    allowed = {f.name for f in dataclasses.fields(Cohort)} - {"members"}
+    for key in rest:
+        if key not in allowed:
+            raise VbsimInputError(
+                f"{where}.{key}: unknown field; allowed: standard, members, "
+                + ", ".join(sorted(allowed)))
+    if "cost" in rest:
+        rest["cost"] = _cost_model(rest["cost"], f"{where}.cost")
+    name = rest.pop("name", None)
+    try:
+        cohort = standard_cohort(kind, members, **rest)
+    except VbsimInputError as exc:
+        raise VbsimInputError(f"{where}: {exc}") from None
+    return dataclasses.replace(cohort, name=name) if name else cohort
+
+
 def _population(spec: Any, where: str) -> Any:
     from .population import Cohort, Population
 
@@ -105,8 +130,12 @@ def _population(spec: Any, where: str) -> Any:
     cohorts = []
     for i, c in enumerate(spec["cohorts"]):
         w = f"{where}.cohorts[{i}]"
+        if isinstance(c, Mapping) and "standard" in c:
+            cohorts.append(_standard(c, w))
+            continue
         if not isinstance(c, Mapping) or "cost" not in c:
-            raise VbsimInputError(f"{w}: each cohort needs name, members and a cost table")
+            raise VbsimInputError(
+                f"{w}: each cohort needs name, members and a cost table (or standard = KIND)")
         rest = {k: v for k, v in c.items() if k != "cost"}
         cohorts.append(build_dataclass(Cohort, rest, w, cost=_cost_model(c["cost"], f"{w}.cost")))
     try:
@@ -158,9 +187,11 @@ def from_dict(data: Mapping[str, Any], *, where: str = "scenario") -> Scenario:
             )
         if key == "quality_standard_met" and not isinstance(val, bool):
             raise VbsimInputError(f"{where}: settlement.{key} must be true or false; got {val!r}")
-        if key in ("revenue_share", "relief"):
+        ranges = {"revenue_share": (0.0, 10.0), "relief": (0.0, 1e15),
+                  "expected_savings_rate": (-0.5, 0.5)}
+        if key in ranges:
             try:
-                check_real(f"settlement.{key}", val, 0.0, 10.0 if key == "revenue_share" else 1e15)
+                check_real(f"settlement.{key}", val, *ranges[key])
             except VbsimInputError as exc:
                 raise VbsimInputError(f"{where}: {exc}") from None
     contracts_spec = data.get("contracts", {})

@@ -1,0 +1,83 @@
+"""evaluate(): every contract settled on the same paths equals settling it directly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import vbsim
+from vbsim import presets
+from vbsim._validate import VbsimInputError
+from vbsim.evaluate import evaluate, needed_thresholds
+from vbsim.run import run
+
+
+@pytest.fixture(scope="module")
+def paths():
+    pop = vbsim.Population([
+        vbsim.Cohort("a", 800, vbsim.costs.Lognormal(mean=10_000.0, cv=1.5)),
+        vbsim.Cohort("b", 200, vbsim.costs.Lognormal(mean=30_000.0, cv=2.0)),
+    ])
+    return vbsim.simulate(pop, n_scenarios=300, years=2, seed=7, thresholds=(100_000.0,))
+
+
+def test_matches_direct_settlement(paths) -> None:
+    c = presets.mssp("E", msr=0.02)
+    st = evaluate(paths, {"e": c}, revenue_share=0.3)
+    bench = paths["benchmark"].sum("cohort").transpose("scenario", "year").values
+    exp = paths["cost"].sum("cohort").transpose("scenario", "year").values
+    direct = c.settle(benchmark=bench, expenditure=exp, revenue=0.3 * exp,
+                      quality_score=paths["quality"].transpose("scenario", "year").values,
+                      assigned_beneficiaries=paths["member_months"].sum("cohort")
+                      .transpose("scenario", "year").values / 12)
+    np.testing.assert_allclose(st["payment"].sel(contract="e").values, direct.payment)
+
+
+def test_contract_dimension_and_crn(paths) -> None:
+    cs = {"basic_e": presets.mssp("E", msr=0.02), "enh": presets.mssp("ENHANCED", msr=0.02)}
+    st = evaluate(paths, cs)
+    assert list(st["contract"].values) == ["basic_e", "enh"]
+    # Common random numbers: both contracts see the same expenditure on every path.
+    e = st["expenditure"]
+    np.testing.assert_array_equal(e.sel(contract="basic_e"), e.sel(contract="enh"))
+
+
+def test_expected_savings_rate_scales_benchmark(paths) -> None:
+    c = {"e": presets.mssp("E", msr=0.02)}
+    a = evaluate(paths, c)["benchmark"]
+    b = evaluate(paths, c, expected_savings_rate=0.05)["benchmark"]
+    np.testing.assert_allclose(b.values, a.values / 0.95)
+    with pytest.raises(VbsimInputError, match="expected_savings_rate must be in"):
+        evaluate(paths, c, expected_savings_rate=0.9)
+
+
+def test_stop_loss_threshold_must_be_simulated(paths) -> None:
+    sl = presets.reach("global", year=2025).replace(
+        **{"stop_loss": vbsim.contracts.IndividualStopLoss(attachment=50_000.0)})
+    assert needed_thresholds([sl]) == (50_000.0,)
+    with pytest.raises(VbsimInputError, match="lack thresholds"):
+        evaluate(paths, [sl])
+
+
+def test_run_collects_thresholds_and_is_reproducible(tmp_path) -> None:
+    text = (
+        "[simulation]\nn_scenarios = 64\nseed = 3\n"
+        "[[population.cohorts]]\nname = 'a'\nmembers = 300\n"
+        "cost = { model = 'lognormal', mean = 9000.0, cv = 2.0 }\n"
+        "[contracts.sl]\npreset = 'reach'\noption = 'global'\n"
+        "[contracts.sl.overrides]\n'stop_loss' = { type = 'individual_stop_loss', "
+        "attachment = 60000.0 }\n"
+        "[contracts.e]\npreset = 'mssp'\nlevel = 'E'\nmsr = 0.0\n"
+    )
+    p = tmp_path / "x.toml"
+    p.write_text(text)
+    r1, r2 = run(p, progress=False), run(p, progress=False)
+    assert 60_000.0 in r1.paths["threshold"].values
+    np.testing.assert_array_equal(r1.settlement["payment"], r2.settlement["payment"])
+    out = tmp_path / "res.nc"
+    r1.to_netcdf(out)
+    import xarray as xr
+    back = xr.open_dataset(out, group="settlement")
+    np.testing.assert_allclose(back["payment"].values, r1.settlement["payment"].values)
+    table = r1.table()
+    assert "E[payment]" in table and "sl" in table
