@@ -96,6 +96,7 @@ def check_array(
         raise VbsimInputError(f"{field} must be finite (no NaN or inf)")
     if a.size and (a.min() < lo or a.max() > hi):
         raise VbsimInputError(
-            f"{field} must be in [{_fmt(lo)}, {_fmt(hi)}]; got values from {a.min():g} to {a.max():g}"
+            f"{field} must be in [{_fmt(lo)}, {_fmt(hi)}]; "
+            f"got values from {a.min():g} to {a.max():g}"
         )
     return a

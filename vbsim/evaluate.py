@@ -153,7 +153,7 @@ def evaluate(
                              expected_savings_rate=expected_savings_rate, **context)
     scen, years = paths["scenario"].values, paths["year"].values
     per_contract: list[dict[str, np.ndarray]] = []
-    for name, c in named.items():
+    for c in named.values():
         rec = c.settle(**_ctx_for(c, ctx))
         comps = {k: np.broadcast_to(np.asarray(v), (len(scen), len(years)))
                  for k, v in rec.to_dict().items()}
