@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .._validate import VbsimInputError, check_choice
+from .mixture import RiskMixed
 from .report import Calibration, FitReport
 from .stats import empirical_summary, panel_persistence
 from .summary import from_summary
@@ -189,6 +190,7 @@ def from_claims(
     negatives: str = "error",
     cohort: str | None = None,
     risk_adjust: bool = False,
+    risk_sd: float = 0.0,
     fit_cv: bool = True,
 ) -> Calibration:
     """Fit a spliced cost model and AR(1) persistence to a member-year claims extract.
@@ -207,6 +209,9 @@ def from_claims(
         Keep only rows of this cohort (needs a ``cohort`` column).
     risk_adjust : bool
         Divide costs by ``risk_score`` first (the model is of a risk-score-1 member).
+    risk_sd : float
+        Log-sd of the risk scores the engine will multiply the fitted cost by (see
+        :func:`from_summary`); default 0.
     fit_cv : bool
         Include the cv among the fitted targets (it is sensitive to a few extreme members;
         without it the shape is fitted to the spending shares alone and cv is reported).
@@ -251,6 +256,7 @@ def from_claims(
         top_shares={p: avg[f"top{round(100 * p)}_share"] for p in _TOPS},
         bottom_shares={0.5: avg["bottom50_share"]},
         persistence=persistence,
+        risk_sd=risk_sd,
     )
     model, rho = cal.cost, cal.rho
     rows = [(r.statistic, r.target, r.achieved, r.fitted) for r in cal.report.rows]
@@ -258,13 +264,12 @@ def from_claims(
         rows.append(("cv", avg["cv"], model.sd / model.mean, False))
     for k in (25, 50, 75, 90, 95, 99):
         rows.append((f"p{k}", avg[f"p{k}"], float(model.ppf(k / 100)), False))
-    from .stats import persistence_ar1
-
+    member = RiskMixed(model, risk_sd)
     for k, (share, _, _) in pers.items():
         if k != key or persistence is None:
             h = int(k.split("_")[2][0])
-            rows.append((k, share, persistence_ar1(rho, 0.1, h) if rho is not None else math.nan,
-                         False))
+            got = member.persistence(rho, 0.1, h) if rho is not None else math.nan
+            rows.append((k, share, got, False))
     years = sorted(st["per_year"])
     data_notes = [
         f"{len(frame)} member-years, {frame['member_id'].nunique()} members, years "
@@ -280,7 +285,7 @@ def from_claims(
         data_notes.append("no persistence estimated (need two consecutive years with stayers)")
     report = FitReport.build(rows, "from_claims: Spliced" + ("" if rho is None else " + AR(1)"),
                              notes + data_notes + list(cal.report.notes))
-    return Calibration(cost=model, rho=rho, report=report)
+    return Calibration(cost=model, rho=rho, report=report, risk_sd=risk_sd)
 
 
 _YEAR_RE = re.compile(r"(19|20)\d\d")

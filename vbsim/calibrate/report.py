@@ -176,6 +176,8 @@ class Calibration:
         persistence target or data was given.
     report : FitReport
         Target against achieved for every statistic.
+    risk_sd : float
+        The risk-score log-sd the fit assumed (the member cost is ``R x cost``).
 
     Unpacks as ``cost, rho, report = calibration``.
     """
@@ -183,13 +185,29 @@ class Calibration:
     cost: object
     rho: float | None
     report: FitReport
+    risk_sd: float = 0.0
+
+    def cohort(self, name: str, members: int, **changes):
+        """A :class:`vbsim.population.Cohort` with this cost model, ``persistence = rho`` and
+        ``risk_sd`` as fitted; other fields from ``changes`` (mortality, churn, ...).
+
+        The fit describes the ordinary annual cost of members present all year; the cohort's
+        mortality, death-year uplift and churn act on top of it (docs/calibration.md).
+        """
+        from ..population import Cohort
+
+        kw = {"risk_sd": self.risk_sd}
+        if self.rho is not None:
+            kw["persistence"] = self.rho
+        kw.update(changes)
+        return Cohort(name, members, self.cost, **kw)
 
     def __iter__(self):
         return iter((self.cost, self.rho, self.report))
 
     def __str__(self) -> str:
         rho = "None" if self.rho is None else f"{self.rho:.4f}"
-        return f"cost = {self.cost!r}\nrho = {rho}\n{self.report}"
+        return f"cost = {self.cost!r}\nrho = {rho}, risk_sd = {self.risk_sd:g}\n{self.report}"
 
     def __repr__(self) -> str:
         return str(self)

@@ -35,6 +35,7 @@ from .._validate import VbsimInputError
 __all__ = [
     "empirical_summary",
     "model_top_share",
+    "orthant_ar1",
     "panel_persistence",
     "parse_persistence_key",
     "persistence_ar1",
@@ -137,14 +138,25 @@ def persistence_ar1(rho: float, p: float = 0.10, years: int = 2) -> float:
 
 
 def _orthant(rho: float, p: float, years: int) -> float:
-    """P(Z_0 > z, ..., Z_years > z), z = Phi^{-1}(1 - p), for a stationary Gaussian AR(1)."""
-    z = stats.norm.isf(p)
+    return orthant_ar1(rho, float(stats.norm.isf(p)), years)
+
+
+def orthant_ar1(rho: float, z: float, years: int) -> float:
+    """P(Z_0 > z, ..., Z_years > z) for a stationary standard Gaussian AR(1) with lag-1 ``rho``.
+
+    >>> round(orthant_ar1(0.0, 0.0, 2), 6)
+    0.125
+    """
     s = math.sqrt(max(1.0 - rho * rho, 1e-300))
     if years <= 2:
         # Markov: given Z_1, the neighbours Z_0 and Z_2 are independent N(rho Z_1, 1 - rho^2),
         # so the orthant probability is a 1-d integral over Z_1 (deterministic, ~1e-10 accurate).
+        c = 1.0 / math.sqrt(2.0 * math.pi)
+        r2 = math.sqrt(2.0)
+
         def integrand(x: float) -> float:
-            return stats.norm.pdf(x) * stats.norm.sf((z - rho * x) / s) ** years
+            sf = 0.5 * math.erfc((z - rho * x) / (s * r2))
+            return c * math.exp(-0.5 * x * x) * sf**years
 
         val, _ = integrate.quad(integrand, z, np.inf, epsabs=1e-12, epsrel=1e-10, limit=200)
         return float(val)

@@ -18,8 +18,9 @@ import numpy as np
 from scipy import optimize, special, stats
 
 from .._validate import VbsimInputError, check_real
+from .mixture import RiskMixed
 from .report import Calibration, FitReport
-from .stats import model_top_share, parse_persistence_key, persistence_ar1, rho_for_persistence
+from .stats import model_top_share, parse_persistence_key
 
 __all__ = ["AGED_NON_DUAL", "from_summary"]
 
@@ -80,7 +81,9 @@ def _check_fractions(field: str, d: Mapping | None, zero_share: float) -> dict[f
     return dict(sorted(out.items()))
 
 
-def _stats_of(model, cv_t, pct, tops, bottoms) -> dict[str, float]:
+def _stats_of(model, cv_t, pct, tops, bottoms, risk_sd) -> dict[str, float]:
+    if risk_sd > 0:
+        model = RiskMixed(model, risk_sd)
     got: dict[str, float] = {}
     if cv_t is not None:
         got["cv"] = model.sd / model.mean
@@ -103,6 +106,7 @@ def from_summary(
     bottom_shares: Mapping[float, float] | None = None,
     persistence: Mapping[str, float] | None = None,
     persistence_exits: float = 0.0,
+    risk_sd: float = 0.0,
     weights: Mapping[str, float] | None = None,
 ) -> Calibration:
     """Fit a spliced cost model (and AR(1) persistence) to published summary statistics.
@@ -127,6 +131,12 @@ def from_summary(
         counts them as not staying; the target is divided by ``1 - persistence_exits`` to get
         persistence among survivors, which is what the latent AR(1) governs. Default 0
         (target read as among survivors).
+    risk_sd : float
+        Log-sd of the cohort's lognormal risk scores (mean 1) that the engine multiplies the
+        cost by (:class:`vbsim.population.Cohort` ``risk_sd``), in [0, 2]. The targets are then
+        matched by the member cost ``R X`` (risk score times cost model), not by ``X`` alone:
+        see :mod:`vbsim.calibrate.mixture`. Default 0: all spread in the cost model; use
+        :meth:`Calibration.cohort` to build a cohort with the matching settings.
     weights : mapping, optional
         Weight per statistic name (e.g. ``{"top1_share": 2.0}``); default 1 each.
 
@@ -145,6 +155,7 @@ def from_summary(
     mean = check_real("mean", mean, 0, lo_open=True)
     zero_share = check_real("zero_share", zero_share, 0, 0.9)
     exits = check_real("persistence_exits", persistence_exits, 0, 1, hi_open=True)
+    risk_sd = check_real("risk_sd", risk_sd, 0, 2)
     cv_t = None if cv is None else check_real("cv", cv, 0, 20, lo_open=True)
     tops = _check_fractions("top_shares", top_shares, zero_share)
     bottoms = _check_fractions("bottom_shares", bottom_shares, zero_share)
@@ -183,7 +194,7 @@ def from_summary(
 
     def residuals(x: np.ndarray) -> np.ndarray:
         try:
-            got = _stats_of(_spliced(mean, zero_share, x), cv_t, pct, tops, bottoms)
+            got = _stats_of(_spliced(mean, zero_share, x), cv_t, pct, tops, bottoms, risk_sd)
         except (VbsimInputError, ValueError, ZeroDivisionError, OverflowError):
             return np.full(len(target), 10.0)
         r = []
@@ -208,7 +219,7 @@ def from_summary(
         if best is None or sol.cost < best.cost:
             best = sol
     model = _spliced(mean, zero_share, best.x)
-    got = _stats_of(model, cv_t, pct, tops, bottoms)
+    got = _stats_of(model, cv_t, pct, tops, bottoms, risk_sd)
 
     rows: list[tuple] = [("mean", mean, float(model.mean)), ("zero_share", zero_share,
                                                               float(model.cdf(0.0)))]
@@ -217,16 +228,20 @@ def from_summary(
         "shape fitted by least squares over (sigma, tail_share, tail_shape) of vbsim.costs."
         "Spliced; shares and percentiles computed semi-analytically from ppf and lev",
     ]
+    if risk_sd > 0:
+        notes.append(f"statistics are of the member cost R x X, R lognormal with mean 1 and "
+                     f"log-sd risk_sd = {risk_sd:g} (Gauss-Hermite over R)")
     rho = None
     if persistence:
-        rho, prow, pnote = _fit_rho(persistence, exits)
+        rho, prow, pnote = _fit_rho(persistence, exits, RiskMixed(model, risk_sd))
         rows += prow
         notes += pnote
     title = "from_summary: Spliced" + ("" if rho is None else " + AR(1) persistence")
-    return Calibration(cost=model, rho=rho, report=FitReport.build(rows, title, notes))
+    return Calibration(cost=model, rho=rho, report=FitReport.build(rows, title, notes),
+                       risk_sd=risk_sd)
 
 
-def _fit_rho(persistence: Mapping[str, float], exits: float) -> tuple[float, list, list]:
+def _fit_rho(persistence: Mapping[str, float], exits: float, member: RiskMixed):
     if not isinstance(persistence, Mapping) or not persistence:
         raise VbsimInputError(
             f"persistence must be a mapping like {{'top10_stay_2yr': 0.28}}; got {persistence!r}"
@@ -238,14 +253,21 @@ def _fit_rho(persistence: Mapping[str, float], exits: float) -> tuple[float, lis
         parsed.append((key, p, h, t, t / (1.0 - exits)))
     if len(parsed) == 1:
         key, p, h, _, ts = parsed[0]
-        rho = rho_for_persistence(ts, p, h)
+        lo, hi = member.persistence(0.0, p, h), member.persistence(0.999, p, h)
+        if not lo <= ts <= hi:
+            raise VbsimInputError(
+                f"persistence target must be in [{lo:.4g}, {hi:.4g}] for {key} (rho in "
+                f"[0, 0.999], risk_sd {member.risk_sd:g}); got {ts:.4g}"
+            )
+        rho = float(optimize.brentq(lambda r: member.persistence(r, p, h) - ts, 0.0, 0.999,
+                                    xtol=1e-6))
     else:
         def loss(r: float) -> float:
-            return sum((persistence_ar1(r, p, h) - ts) ** 2 for _, p, h, _, ts in parsed)
+            return sum((member.persistence(r, p, h) - ts) ** 2 for _, p, h, _, ts in parsed)
 
         rho = float(optimize.minimize_scalar(loss, bounds=(0.0, 0.999), method="bounded",
                                              options={"xatol": 1e-6}).x)
-    rows = [(k, ts, persistence_ar1(rho, p, h)) for k, p, h, _, ts in parsed]
+    rows = [(k, ts, member.persistence(rho, p, h)) for k, p, h, _, ts in parsed]
     notes = [
         "persistence: Gaussian AR(1) latent rank (cost = ppf(Phi(z))), P(top p in each of the "
         "next h years | top p now) among members alive and enrolled in all years (trivariate "
