@@ -1,0 +1,161 @@
+"""Tests of vbsim.exact: FFT aggregate distribution vs closed forms and seeded Monte Carlo."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy import stats
+
+from vbsim import exact as E
+from vbsim import metrics as M
+from vbsim._validate import VbsimInputError
+from vbsim.costs import CompoundPoisson, Lognormal, Spliced
+
+
+def _quiet(*args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a failed self-check fails the test
+        d = E.aggregate(*args, **kwargs)
+    assert d.ok, d.validation
+    return d
+
+
+@pytest.mark.parametrize("n", [1, 7, 20_000])
+def test_iid_lognormal_moments(n):
+    m = Lognormal(mean=12_000, cv=2.0)
+    d = _quiet([(n, m)])
+    assert d.mean == pytest.approx(n * 12_000, rel=1e-6)
+    assert d.var == pytest.approx(n * (2.0 * 12_000) ** 2, rel=1e-3)
+
+
+def test_scipy_distribution_and_scale():
+    dist = stats.lognorm(0.8, scale=4_000.0)  # any frozen scipy distribution works
+    d = _quiet([(40, dist, 1.25)])
+    assert d.mean == pytest.approx(40 * 1.25 * dist.mean(), rel=1e-6)
+    assert d.var == pytest.approx(40 * 1.25**2 * dist.var(), rel=1e-3)
+
+
+def test_compound_poisson_count_and_member():
+    sev = Lognormal(mean=3_000, cv=1.5)
+    ex2 = sev.var + sev.mean**2
+    # Poisson number of members (lambda = 250): mean lambda E[X], var lambda E[X^2]
+    d = _quiet([E.Cohort(250.0, sev, count="poisson")])
+    assert d.mean == pytest.approx(250 * sev.mean, rel=1e-6)
+    assert d.var == pytest.approx(250 * ex2, rel=1e-3)
+    # compound-Poisson member model (rate 2 claims), 500 members
+    cp = CompoundPoisson(rate=2.0, severity=sev)
+    d = _quiet([(500, cp)])
+    assert d.mean == pytest.approx(500 * 2.0 * sev.mean, rel=1e-6)
+    assert d.var == pytest.approx(500 * 2.0 * ex2, rel=1e-3)
+    assert float(d.cdf(0.0)) == pytest.approx(math.exp(-1000), abs=1e-12)
+
+
+def test_gamma_total_cdf_quantile_stop_loss_tvar():
+    """n iid exponential(theta) members: S ~ Gamma(n, theta) in closed form."""
+    n, theta = 400, 250.0
+    d = _quiet([(n, stats.expon(scale=theta))])
+    g, g1 = stats.gamma(n, scale=theta), stats.gamma(n + 1, scale=theta)
+    for p in (0.01, 0.5, 0.95, 0.999):
+        assert abs(float(d.quantile(p)) - g.ppf(p)) <= 2 * d.h
+    xs = g.ppf([0.05, 0.5, 0.9])
+    assert np.allclose(d.cdf(xs), g.cdf(xs), atol=2e-4)  # a lattice step holds ~1e-4 of mass
+    for a in g.ppf([0.1, 0.5, 0.9, 0.99]):
+        exact_sl = n * theta * g1.sf(a) - a * g.sf(a)  # E[(S-a)+] for a gamma
+        assert float(d.stop_loss(a)) == pytest.approx(exact_sl, rel=2e-4, abs=1e-6 * n * theta)
+    for p in (0.95, 0.99):
+        v = g.ppf(p)
+        exact_tvar = n * theta * g1.sf(v) / (1 - p)
+        assert d.tvar(p) == pytest.approx(exact_tvar, rel=1e-4)
+
+
+def test_capped_members_match_exact_lev():
+    m = Lognormal(mean=12_000, cv=2.0)
+    cap = 100_000.0
+    d1 = _quiet([(1, m)], cap=cap)
+    assert d1.mean == pytest.approx(float(m.lev(cap)), rel=1e-9)
+    # the mass beyond the cap sits at the cap (the lattice spreads it over the two points around
+    # the cap, with the body's mass of the last cell or two)
+    tail = 1 - float(d1.cdf(cap - 2 * d1.h))
+    assert 1 - float(m.cdf(cap)) <= tail <= 1 - float(m.cdf(cap - 3 * d1.h))
+    assert float(d1.quantile(1.0 - 1e-9)) == pytest.approx(cap, rel=1e-9)
+    d = _quiet([(5_000, m, 1.1)], cap=cap)  # cap applies to the scaled cost 1.1 X
+    assert d.mean == pytest.approx(5_000 * 1.1 * float(m.lev(cap / 1.1)), rel=1e-9)
+    ex = _quiet([(5_000, m, 1.1)], cap=cap, layer="excess")
+    assert ex.mean == pytest.approx(5_000 * 1.1 * float(m.stop_loss(cap / 1.1)), rel=1e-6)
+
+
+def test_spliced_and_mixed_cohorts():
+    cohorts = [
+        (3_000, Spliced(mean=11_000, cv=2.0)),
+        (150, Spliced(mean=89_000, cv=1.5, zero_share=0.0)),
+        E.Cohort(40.0, Lognormal(mean=5_000, cv=1.0), count="poisson"),
+    ]
+    d = _quiet(cohorts)
+    assert d.mean == pytest.approx(3_000 * 11_000 + 150 * 89_000 + 40 * 5_000, rel=1e-6)
+    var = 3_000 * (2.0 * 11_000) ** 2 + 150 * (1.5 * 89_000) ** 2 + 40 * 2 * 5_000**2
+    assert d.var == pytest.approx(var, rel=1e-3)
+
+
+def _mc_totals(rng, n_members, n_scen, sigma, scale, cap=None):
+    x = rng.lognormal(math.log(scale), sigma, size=(n_scen, n_members))
+    if cap is not None:
+        np.minimum(x, cap, out=x)
+    return x.sum(axis=1)
+
+
+@pytest.mark.parametrize("cap", [None, 30_000.0])
+def test_stop_loss_and_summary_vs_seeded_monte_carlo(cap):
+    """A seeded numpy Monte Carlo of the total (with its SE) agrees with the exact answer."""
+    n, sigma, scale = 30, 1.2, 5_000.0
+    dist = stats.lognorm(sigma, scale=scale)
+    d = _quiet([(n, dist)], cap=cap)
+    s = _mc_totals(np.random.default_rng(2024), n, 100_000, sigma, scale, cap)
+    for p in (0.5, 0.9, 0.99):
+        a = float(d.quantile(p))
+        sl = np.maximum(s - a, 0.0)
+        se = sl.std(ddof=1) / math.sqrt(len(sl))
+        assert abs(float(d.stop_loss(a)) - sl.mean()) < 4 * se
+    # the same statistics as metrics.summarize, on the payment -S
+    ex = d.summary()
+    mc = M.summarize(xr.Dataset({"provider_net": ("scenario", -s)}))
+    assert list(ex["stat"].values) == [k for k in mc["stat"].values]
+    assert float(ex["se"].sum()) == 0.0
+    for stat in ex["stat"].values:
+        diff = abs(float(ex["value"].sel(stat=stat)) - float(mc["value"].sel(stat=stat)))
+        assert diff <= 4 * float(mc["se"].sel(stat=stat)) + 2 * d.h, stat
+
+
+def test_summary_payment_mapping():
+    d = _quiet([(100, stats.expon(scale=1_000.0))])
+    bench = 105_000.0
+    s = d.summary(payment=lambda x: bench - x, levels=(0.9,), quantiles=())
+    assert float(s["value"].sel(stat="mean")) == pytest.approx(bench - d.mean)
+    assert float(s["value"].sel(stat="p_loss")) == pytest.approx(1 - float(d.cdf(bench)))
+    assert float(s["value"].sel(stat="VaR_90")) == pytest.approx(float(d.quantile(0.9)) - bench)
+
+
+def test_self_check_flags_a_coarse_grid():
+    with pytest.warns(UserWarning, match="self-check failed"):
+        d = E.aggregate([(200_000, Lognormal(mean=12_000, cv=2.0))], n_grid=1024)
+    assert not d.ok and "grid is too coarse" in d.validation
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"cohorts": [(10, Lognormal(mean=1.0, cv=1.0))], "layer": "middle"},
+        {"cohorts": [(10, Lognormal(mean=1.0, cv=1.0))], "cap": -5.0},
+        {"cohorts": [(10, Lognormal(mean=1.0, cv=1.0))], "n_grid": 100},
+        {"cohorts": [(-1, Lognormal(mean=1.0, cv=1.0))]},
+        {"cohorts": [(2.5, Lognormal(mean=1.0, cv=1.0))]},
+        {"cohorts": [(10, "lognormal")]},
+        {"cohorts": []},
+    ],
+)
+def test_bad_input_raises(kwargs):
+    with pytest.raises(VbsimInputError):
+        E.aggregate(**kwargs)
