@@ -4,7 +4,8 @@ Treatment of messy data (also in ``docs/calibration.md``); nothing is dropped or
 silently, and every treatment applied is listed in the fit report's notes:
 
 - required columns ``member_id``, ``year``, ``cost`` (rename with ``columns=``); optional
-  ``cohort`` and ``risk_score``. Missing required values (NaN) raise an error naming the rows.
+  ``cohort`` and ``risk_score``. Missing required values (NaN) raise an error naming the rows
+  (the DataFrame index label; for a CSV file, row ``i`` is on line ``i + 2``).
 - duplicate ``(member_id, year)`` rows: ``duplicates="error"`` (default) names them;
   ``"sum"`` adds them (claim lines or adjustments of one member-year).
 - negative member-year totals (after summing): ``negatives="error"`` (default) names them;
@@ -36,10 +37,11 @@ _TOPS = (0.01, 0.05, 0.10, 0.20)
 _MAX_LISTED = 5
 
 
-def _rows_msg(df, mask, what: str) -> str:
+def _rows_msg(df, mask, what: str, rows: bool = True) -> str:
+    """``what`` with the first offending rows: input row label (``rows``), member and year."""
     bad = df[mask]
     listed = ", ".join(
-        f"row {i} (member {m}, year {y})"
+        (f"row {i} (member {m}, year {y})" if rows else f"member {m} year {y}")
         for i, m, y in zip(bad.index[:_MAX_LISTED], bad["member_id"], bad["year"], strict=False)
     )
     more = f" and {len(bad) - _MAX_LISTED} more" if len(bad) > _MAX_LISTED else ""
@@ -145,7 +147,8 @@ def clean_claims(
     if neg.any():
         if negatives == "error":
             raise VbsimInputError(
-                "claims table: " + _rows_msg(df, neg, "member-years with negative total cost")
+                "claims table: "
+                + _rows_msg(df, neg, "member-years with negative total cost", rows=False)
                 + "; pass negatives='clip-to-zero' or 'drop' to treat them"
             )
         if negatives == "clip-to-zero":
