@@ -81,6 +81,7 @@ def simulate(
     block_size: int | None = None,
     progress: bool | None = None,
     backend: str = "numba",
+    scenario_start: int = 0,
 ) -> xr.Dataset:
     """Simulate member costs and return per-(scenario, year, cohort) statistics.
 
@@ -105,6 +106,11 @@ def simulate(
         Show a tqdm bar; None shows one when the run is expected to take over ~3 seconds.
     backend : {"numba", "numpy"}
         "numpy" runs the plain-numpy reference (slow; for checks and benchmarks).
+    scenario_start : int
+        Index of the first scenario: scenarios ``scenario_start .. scenario_start +
+        n_scenarios - 1`` are simulated, each exactly as in a run that starts at 0 (the random
+        streams are keyed by the scenario index). Used to run blocks on several workers
+        (:mod:`vbsim.distributed`).
 
     Returns
     -------
@@ -132,12 +138,13 @@ def simulate(
     n_scenarios = check_int("n_scenarios", n_scenarios, 1, 10**9)
     years = check_int("years", years, 1, 50)
     seed = check_int("seed", seed, 0, 2**63 - 1)
+    scenario_start = check_int("scenario_start", scenario_start, 0, 2**40)
     thr = np.unique(check_array("thresholds", list(thresholds), 0.0, 1e15))
     block = DEFAULT_BLOCK_SIZE if block_size is None else check_int(
         "block_size", block_size, 1, 10**7)
     check_choice("backend", backend, ["numba", "numpy"])
 
-    dp = driver_paths(drivers, n_scenarios, years, seed)
+    dp = driver_paths(drivers, n_scenarios, years, seed, first_scenario=scenario_start)
     pk = _packed(pop)
     stats = np.zeros((n_scenarios, years, len(pop), N_STATS))
     excess = np.zeros((n_scenarios, years, len(pop), thr.size))
@@ -160,7 +167,7 @@ def simulate(
         for first in range(0, n_scenarios, per_chunk):
             n = min(per_chunk, n_scenarios - first)
             sl = slice(first, first + n)
-            args = (seed, first, n, years, pk["members"], pk["family"], pk["params"],
+            args = (seed, scenario_start + first, n, years, pk["members"], pk["family"], pk["params"],
                     pk["risk_sd"], pk["rho"], pk["mortality"], pk["uplift"], pk["churn"],
                     pk["replacement"], np.ascontiguousarray(dp.trend_index[sl]), thr)
             if backend == "numba":
@@ -175,7 +182,7 @@ def simulate(
     elapsed = time.perf_counter() - t0
     return _to_dataset(pop, drivers, dp, stats, excess, thr,
                        dict(seed=seed, n_scenarios=n_scenarios, years=years, block_size=block,
-                            backend=backend, elapsed_s=elapsed))
+                            backend=backend, elapsed_s=elapsed, scenario_start=scenario_start))
 
 
 def _to_dataset(pop: Population, drivers: Drivers, dp: Any, stats: np.ndarray,
@@ -209,7 +216,7 @@ def _to_dataset(pop: Population, drivers: Drivers, dp: Any, stats: np.ndarray,
             "quality": (sy, dp.quality),
         },
         coords={
-            "scenario": np.arange(stats.shape[0]),
+            "scenario": info.get("scenario_start", 0) + np.arange(stats.shape[0]),
             "year": np.arange(1, stats.shape[1] + 1),
             "cohort": list(pop.names),
             "threshold": thr,
