@@ -26,6 +26,8 @@ from .compare import (
 from .contract import MultiYearContract, by_year, year_context
 from .dynamics import growth_weights, reweight_cohorts, with_savings
 from .plot import fan_chart, npv_distribution
+from .scenario import MultiYearScenario
+from .scenario import load as load_scenario
 from .synthetic import demo_paths
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "CashTerms",
     "FixedBenchmark",
     "MultiYearContract",
+    "MultiYearScenario",
     "RebasedBenchmark",
     "by_year",
     "cash_flows",
@@ -43,6 +46,7 @@ __all__ = [
     "growth_weights",
     "lead_global",
     "lead_professional",
+    "load_scenario",
     "mssp_basic_glide",
     "mssp_enhanced",
     "npv_distribution",

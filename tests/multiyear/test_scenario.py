@@ -1,0 +1,117 @@
+"""Multi-year scenario files: the bundled one loads; the [multiyear] section is read and
+validated with errors naming the field; dynamics are applied from performance year 1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vbsim._validate import VbsimInputError
+from vbsim.multiyear import demo_paths
+from vbsim.multiyear.scenario import load
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SMALL = """
+[simulation]
+n_scenarios = 30
+years = 6
+seed = 4
+[[population.cohorts]]
+name = "aged"
+members = 300
+cost = { model = "lognormal", mean = 12000.0, cv = 2.0 }
+[[population.cohorts]]
+name = "high_needs"
+members = 30
+cost = { model = "lognormal", mean = 60000.0, cv = 1.5 }
+[settlement]
+quality_standard_met = true
+[contracts.lead_global]
+preset = "lead"
+track = "global"
+[contracts.mssp_enhanced]
+preset = "mssp"
+level = "ENHANCED"
+msr = 0.02
+"""
+
+MY = """
+[multiyear]
+savings_by_year = [0.01, 0.02]
+[multiyear.cohort_growth]
+high_needs = 0.10
+[multiyear.cash]
+discount_rate = 0.04
+[multiyear.strategies.mssp_enhanced]
+rule = "rebased"
+agreement_years = 2
+prospective_trend = 0.045
+guardrail = 0.02
+cohort_trend = { high_needs = 0.01 }
+reconciliation_lag_months = 6.0
+"""
+
+
+def _write(tmp_path, text):
+    p = tmp_path / "my.toml"
+    p.write_text(text)
+    return p
+
+
+def test_bundled_lead_10yr_loads():
+    s = load(ROOT / "scenarios" / "lead_10yr.toml")
+    assert s.performance_years == 10 and s.base_years == 3
+    assert s.strategies["lead_global"].rule.agreement_years is None
+    assert s.strategies["mssp_enhanced"].rule.agreement_years == 5
+    assert s.cash["lead_global"].capitation_share == 1.0
+    assert s.strategies["lead_global"].contract_for_year(10).discount == pytest.approx(0.03)
+
+
+def test_multiyear_section_is_read(tmp_path):
+    s = load(_write(tmp_path, SMALL + MY))
+    r = s.strategies["mssp_enhanced"].rule
+    assert (r.agreement_years, r.prospective_trend, r.guardrail) == (2, 0.045, 0.02)
+    assert r.cohort_trend == (("high_needs", 0.01),)
+    assert s.cash["mssp_enhanced"].reconciliation_lag_months == 6.0
+    assert s.cash["mssp_enhanced"].discount_rate == 0.04 == s.cash["lead_global"].discount_rate
+    assert s.savings_by_year == (0.01, 0.02)
+
+
+def test_dynamics_start_in_performance_year_one(tmp_path):
+    s = load(_write(tmp_path, SMALL + MY))
+    p = demo_paths(years=6, trend=0.0, cohorts=("aged", "high_needs"), n_scenarios=1)
+    q = s.apply_dynamics(p)
+    f = (q["cost"] / p["cost"]).sel(cohort="aged").values[0]
+    np.testing.assert_allclose(f, [1, 1, 1, 0.99, 0.98, 0.98])  # last saving repeats
+    g = (q["member_months"] / p["member_months"]).sel(cohort="high_needs").values[0]
+    np.testing.assert_allclose(g, [1, 1, 1, 1.1, 1.21, 1.331])
+
+
+def test_run_small(tmp_path):
+    s = load(_write(tmp_path, SMALL + MY))
+    paths, cmp = s.run(progress=False)
+    assert cmp.sizes["year"] == 3 and cmp.sizes["scenario"] == 30
+    assert list(cmp["contract"].values) == ["lead_global", "mssp_enhanced"]
+    assert np.all(np.isfinite(cmp["npv"].values))
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    ("[multiyear]\nsavings = 1\n", "multiyear.savings: unknown field"),
+    ("[multiyear.strategies.nope]\nrule = 'fixed'\n", "multiyear.strategies.nope: no [contracts"),
+    ("[multiyear.strategies.lead_global]\nrule = 'sliding'\n", "lead_global.rule must be"),
+    ("[multiyear.strategies.lead_global]\nagreement_years = 5\n", "fixed rule never rebases"),
+    ("[multiyear.strategies.lead_global]\nweights = [0.5, 0.6]\n", "weights must sum to 1"),
+    ("[multiyear.cohort_growth]\nesrd = 0.1\n", "cohort_growth.esrd: no such cohort"),
+    ("[multiyear.cash]\nlag = 3\n", "multiyear.cash.lag: unknown field"),
+])
+def test_errors_name_the_field(tmp_path, extra, fragment):
+    with pytest.raises(VbsimInputError, match=fragment.replace("[", r"\[")):
+        load(_write(tmp_path, SMALL + extra))
+
+
+def test_years_must_exceed_base_years(tmp_path):
+    with pytest.raises(VbsimInputError, match="must exceed the 3 base years"):
+        load(_write(tmp_path, SMALL.replace("years = 6", "years = 3")))

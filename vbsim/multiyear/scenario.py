@@ -1,0 +1,245 @@
+"""Multi-year scenario files: a plain vbsim scenario plus an optional ``[multiyear]`` section.
+
+The population, drivers, simulation size and contracts are read by :func:`vbsim.scenario.from_dict`
+(the simulated years include the base years). Each ``[contracts.NAME]`` becomes a strategy with a
+benchmark rule chosen from its preset (``lead``, ``reach``: fixed benchmark; ``mssp``: rebased
+every 5 years) unless ``[multiyear.strategies.NAME]`` says otherwise::
+
+    [multiyear]
+    savings_by_year = [0.0, 0.01, 0.02]   # the ACO's cost reduction by performance year
+    [multiyear.cohort_growth]
+    high_needs = 0.05                      # annual growth of a cohort's alignment from PY1
+    [multiyear.cash]
+    reconciliation_lag_months = 9.0
+    discount_rate = 0.05
+    guarantee_share = 0.03
+    [multiyear.strategies.lead_global]
+    rule = "fixed"                         # or "rebased"
+    capitation_share = 1.0                 # TCC; cash terms per strategy
+    discount_by_year = [0.0175, 0.02, 0.025, 0.03]
+
+Every error names the file and field path. Nothing in the file is evaluated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import xarray as xr
+
+from vbsim._validate import VbsimInputError, check_array, check_real
+
+from .benchmark import BenchmarkRule
+from .cash import CashTerms
+from .compare import LEAD_GLOBAL_DISCOUNTS, LEAD_WITHHOLD, PCC_SHARE, compare
+from .contract import MultiYearContract
+from .dynamics import growth_weights, reweight_cohorts, with_savings
+
+__all__ = ["MultiYearScenario", "from_dict", "load"]
+
+_MY_KEYS = ("savings_by_year", "cohort_growth", "cash", "strategies")
+_STRATEGY_KEYS = {f.name for f in dataclasses.fields(BenchmarkRule)} | {
+    "rule", "discount_by_year", "withhold_by_year"} | {
+    f.name for f in dataclasses.fields(CashTerms)}
+_CASH_KEYS = {f.name for f in dataclasses.fields(CashTerms)}
+
+
+@dataclasses.dataclass(frozen=True)
+class MultiYearScenario:
+    """A scenario (population, drivers, size) with multi-year strategies and cash terms.
+
+    Examples
+    --------
+    >>> s = load("scenarios/lead_10yr.toml")
+    >>> list(s.strategies)
+    ['lead_global', 'lead_professional', 'mssp_enhanced']
+    >>> s.performance_years
+    10
+    """
+
+    scenario: Any
+    strategies: dict[str, MultiYearContract]
+    cash: dict[str, CashTerms]
+    savings_by_year: tuple[float, ...] = ()
+    cohort_growth: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    @property
+    def base_years(self) -> int:
+        """Simulated years before performance year 1."""
+        return next(iter(self.strategies.values())).rule.base_years
+
+    @property
+    def performance_years(self) -> int:
+        """Performance years (simulated years less base years)."""
+        return self.scenario.years - self.base_years
+
+    def replace(self, **changes: Any) -> MultiYearScenario:
+        """A copy with fields changed (``scenario=s.scenario.replace(n_scenarios=500)``)."""
+        return dataclasses.replace(self, **changes)
+
+    def simulate(self, *, n_scenarios: int | None = None, seed: int | None = None,
+                 progress: bool | None = None) -> xr.Dataset:
+        """Simulate the cost paths and apply the savings path and cohort growth."""
+        from vbsim.simulate import simulate
+
+        sc = self.scenario
+        thr: set[float] = set()
+        for s in self.strategies.values():
+            thr.update(s.thresholds)
+        paths = simulate(sc.population, sc.drivers, years=sc.years,
+                         n_scenarios=n_scenarios or sc.n_scenarios,
+                         seed=sc.seed if seed is None else seed,
+                         thresholds=sorted(thr), progress=progress)
+        return self.apply_dynamics(paths)
+
+    def apply_dynamics(self, paths: xr.Dataset) -> xr.Dataset:
+        """Apply ``savings_by_year`` (from PY1) and ``cohort_growth`` to simulated paths."""
+        nb = self.base_years
+        ny = paths.sizes["year"] - nb
+        if self.savings_by_year:
+            s = [self.savings_by_year[min(k, len(self.savings_by_year) - 1)] for k in range(ny)]
+            paths = with_savings(paths, s, first_year=nb + 1)
+        if self.cohort_growth:
+            T = paths.sizes["year"]
+            paths = reweight_cohorts(paths, {c: growth_weights(T, g, start=nb)
+                                             for c, g in self.cohort_growth.items()})
+        return paths
+
+    def compare(self, paths: xr.Dataset) -> xr.Dataset:
+        """Settle every strategy on ``paths`` with its cash terms (:func:`compare`)."""
+        settle = dict(self.scenario.settlement)
+        settle.pop("expected_savings_rate", None)  # single-year notion; see savings_by_year
+        return compare(paths, self.strategies, cash=self.cash, **settle)
+
+    def run(self, *, n_scenarios: int | None = None, seed: int | None = None,
+            progress: bool | None = None) -> tuple[xr.Dataset, xr.Dataset]:
+        """Simulate and compare: returns ``(paths, comparison)``."""
+        paths = self.simulate(n_scenarios=n_scenarios, seed=seed, progress=progress)
+        return paths, self.compare(paths)
+
+
+def _default_strategy(preset: str | None, contract: Any) -> dict[str, Any]:
+    if preset == "mssp":
+        return {"rule": "rebased"}
+    out: dict[str, Any] = {"rule": "fixed"}
+    if preset == "lead":
+        out["withhold_by_year"] = [LEAD_WITHHOLD]
+        if contract.discount > 0:  # the Global track: rising discount [A, see compare.py]
+            out["discount_by_year"] = list(LEAD_GLOBAL_DISCOUNTS)
+            out["capitation_share"] = 1.0  # assumption: Global takes TCC [C: an option, s.4]
+        else:
+            out["capitation_share"] = PCC_SHARE  # assumption: Professional takes PCC
+    return out
+
+
+def _strategy(name: str, contract: Any, spec: Mapping[str, Any], where: str
+              ) -> tuple[MultiYearContract, CashTerms]:
+    spec = dict(spec)
+    for k in spec:
+        if k not in _STRATEGY_KEYS:
+            raise VbsimInputError(
+                f"{where}.{k}: unknown field; allowed: {', '.join(sorted(_STRATEGY_KEYS))}")
+    kind = spec.pop("rule", "fixed")
+    if kind not in ("fixed", "rebased"):
+        raise VbsimInputError(f"{where}.rule must be 'fixed' or 'rebased'; got {kind!r}")
+    cash = {k: spec.pop(k) for k in list(spec) if k in _CASH_KEYS}
+    my = {k: spec.pop(k) for k in ("discount_by_year", "withhold_by_year") if k in spec}
+    if kind == "rebased":
+        spec.setdefault("agreement_years", 5)  # MSSP 5-year agreements [C, DOMAIN.md s.2]
+    elif spec.get("agreement_years") is not None:
+        raise VbsimInputError(f"{where}.agreement_years: a fixed rule never rebases; use "
+                              "rule = 'rebased'")
+    if "cohort_trend" in spec and isinstance(spec["cohort_trend"], Mapping):
+        spec["cohort_trend"] = tuple(spec["cohort_trend"].items())
+    try:
+        rule = BenchmarkRule(**spec)
+        strat = MultiYearContract(rule, contract, name=name, **my)
+        terms = CashTerms(**cash)
+    except (VbsimInputError, TypeError) as exc:
+        raise VbsimInputError(f"{where}: {exc}") from None
+    return strat, terms
+
+
+def from_dict(data: Mapping[str, Any], *, where: str = "scenario") -> MultiYearScenario:
+    """Build a :class:`MultiYearScenario` from a parsed TOML document.
+
+    >>> from_dict({"multiyear": {"savings": 1}}, where="x.toml")
+    Traceback (most recent call last):
+    ...
+    vbsim._validate.VbsimInputError: x.toml: multiyear.savings: unknown field; allowed: \
+savings_by_year, cohort_growth, cash, strategies
+    """
+    from vbsim import scenario as base
+
+    data = dict(data)
+    my = data.pop("multiyear", {}) or {}
+    if not isinstance(my, Mapping):
+        raise VbsimInputError(f"{where}: multiyear must be a table")
+    for k in my:
+        if k not in _MY_KEYS:
+            raise VbsimInputError(
+                f"{where}: multiyear.{k}: unknown field; allowed: {', '.join(_MY_KEYS)}")
+    sc = base.from_dict(data, where=where)
+    raw_contracts = data.get("contracts", {})
+    specs = my.get("strategies", {}) or {}
+    for k in specs:
+        if k not in sc.contracts:
+            raise VbsimInputError(f"{where}: multiyear.strategies.{k}: no [contracts.{k}] to "
+                                  f"go with it; contracts: {', '.join(sc.contracts)}")
+    common = {k: v for k, v in (my.get("cash", {}) or {}).items()}
+    for k in common:
+        if k not in _CASH_KEYS:
+            raise VbsimInputError(f"{where}: multiyear.cash.{k}: unknown field; allowed: "
+                                  f"{', '.join(sorted(_CASH_KEYS))}")
+    strategies, cash = {}, {}
+    for name, contract in sc.contracts.items():
+        spec = _default_strategy(raw_contracts.get(name, {}).get("preset"), contract)
+        spec.update(common)
+        spec.update(specs.get(name, {}))
+        strategies[name], cash[name] = _strategy(
+            name, contract, spec, f"{where}: multiyear.strategies.{name}")
+    nbs = {s.rule.base_years for s in strategies.values()}
+    if len(nbs) != 1:
+        raise VbsimInputError(f"{where}: every strategy must use the same number of base years "
+                              f"(weights); got {sorted(nbs)}")
+    nb = nbs.pop()
+    if sc.years <= nb:
+        raise VbsimInputError(f"{where}: simulation.years = {sc.years} must exceed the {nb} base "
+                              "years (simulated years = base years + performance years)")
+    sav: tuple[float, ...] = ()
+    if "savings_by_year" in my:
+        sav = tuple(check_array("multiyear.savings_by_year", my["savings_by_year"], -0.5, 0.5)
+                    .ravel().tolist())
+    growth = {}
+    cohorts = list(sc.population.names)
+    for c, g in (my.get("cohort_growth", {}) or {}).items():
+        if c not in cohorts:
+            raise VbsimInputError(f"{where}: multiyear.cohort_growth.{c}: no such cohort; "
+                                  f"cohorts: {', '.join(cohorts)}")
+        growth[c] = check_real(f"multiyear.cohort_growth.{c}", g, -0.5, 1.0)
+    return MultiYearScenario(scenario=sc, strategies=strategies, cash=cash,
+                             savings_by_year=sav, cohort_growth=growth)
+
+
+def load(path: str | Path) -> MultiYearScenario:
+    """Read a multi-year scenario TOML file.
+
+    >>> load("no/such.toml")
+    Traceback (most recent call last):
+    ...
+    vbsim._validate.VbsimInputError: no/such.toml: no such scenario file
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise VbsimInputError(f"{path}: no such scenario file")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise VbsimInputError(f"{path}: not valid TOML: {exc}") from None
+    s = from_dict(data, where=str(path))
+    sc = dataclasses.replace(s.scenario, source=str(p), name=s.scenario.name or p.stem)
+    return dataclasses.replace(s, scenario=sc)
