@@ -20,8 +20,10 @@ _PLUGINS = ("settle_cli", "calibrate_cli")
 def _run_main(args: argparse.Namespace) -> int:
     from .run import run
 
+    cluster = args.scheduler
     res = run(args.scenario, n_scenarios=args.n_scenarios, seed=args.seed,
-              progress=False if args.no_progress else None)
+              progress=False if args.no_progress else None, cluster=cluster,
+              checkpoint=args.checkpoint, block_scenarios=args.block_scenarios)
     sc = res.scenario
     print(f"{sc.name}: {sc.population.members:,} members, {sc.n_scenarios:,} scenarios x "
           f"{sc.years} year(s), seed {sc.seed}")
@@ -43,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=None, help="override the seed")
     r.add_argument("--out", default=None, help="save the full result as NetCDF (result.nc)")
     r.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    r.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run scenario blocks on Dask: 'local' for a LocalCluster, or a "
+                        "scheduler address such as tcp://host:8786")
+    r.add_argument("--checkpoint", default=None, metavar="DIR",
+                   help="save finished scenario blocks in DIR; a rerun resumes from them")
+    r.add_argument("--block-scenarios", type=int, default=1000,
+                   help="scenarios per block with --scheduler/--checkpoint (default 1000)")
     r.set_defaults(func=_run_main)
     for name in _PLUGINS:
         try:

@@ -78,6 +78,9 @@ def run(
     n_scenarios: int | None = None,
     seed: int | None = None,
     progress: bool | None = None,
+    cluster: Any = None,
+    checkpoint: str | Path | None = None,
+    block_scenarios: int = 1000,
 ) -> Result:
     """Simulate a scenario and settle every contract on the same paths.
 
@@ -89,6 +92,14 @@ def run(
         Override the scenario's simulation size and seed.
     progress:
         Show a progress bar (None: only for runs expected to take more than a few seconds).
+    cluster:
+        Run scenario blocks on Dask: ``"local"`` (a LocalCluster), a scheduler address, a
+        cluster or a ``Client`` (see :mod:`vbsim.distributed`). Results are identical to a
+        local run with the same seed.
+    checkpoint:
+        A directory where finished scenario blocks are saved; a rerun resumes from them.
+    block_scenarios:
+        Scenarios per block when ``cluster`` or ``checkpoint`` is given.
 
     Examples
     --------
@@ -106,9 +117,29 @@ def run(
     kw: dict[str, Any] = {}
     if sc.block_size is not None:
         kw["block_size"] = sc.block_size
-    paths = simulate(
-        sc.population, sc.drivers, n_scenarios=sc.n_scenarios, years=sc.years, seed=sc.seed,
-        thresholds=needed_thresholds(sc.contracts), progress=progress, **kw,
-    )
+    thresholds = needed_thresholds(sc.contracts)
+    if cluster is None and checkpoint is None:
+        paths = simulate(
+            sc.population, sc.drivers, n_scenarios=sc.n_scenarios, years=sc.years, seed=sc.seed,
+            thresholds=thresholds, progress=progress, **kw,
+        )
+    else:
+        from .distributed import simulate_blocks
+
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=sc.n_scenarios, unit="scen", desc="vbsim blocks")
+        try:
+            paths = simulate_blocks(
+                sc.population, sc.drivers, n_scenarios=sc.n_scenarios, years=sc.years,
+                seed=sc.seed, thresholds=thresholds, block_scenarios=block_scenarios,
+                cluster=cluster, checkpoint=checkpoint,
+                progress=None if bar is None else bar.update,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
     settlement = evaluate(paths, sc.contracts, **sc.settlement)
     return Result(scenario=sc, paths=paths, settlement=settlement)
