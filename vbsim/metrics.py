@@ -545,7 +545,7 @@ def format_table(summary: xr.Dataset, columns: dict[str, str] | None = None) -> 
     money = [k for k in columns if not k.startswith("p_")]
     mvals = np.abs(summary["value"].sel(stat=money).values) if money else np.zeros(1)
     scale, unit = _money_scale(float(np.max(mvals)) if mvals.size else 0.0)
-    header = [" ".join(d for d in summary["value"].dims if d != "stat") or "row"]
+    header = [", ".join(str(d) for d in summary["value"].dims if d != "stat") or "row"]
     body: list[list[str]] = [[lab] for lab in labels]
     for key, title in columns.items():
         is_p = key.startswith("p_")
