@@ -146,9 +146,9 @@ class MultiYearContract:
         ``year`` is the performance year (1..Y); coordinate ``sim_year`` gives the simulated
         year. Variables: the Settlement components (``benchmark``, ``final_benchmark``,
         ``expenditure``, ``payment``, ``provider_net``, ``capitation``, ``covered_spend`` ...)
-        plus ``base_expenditure`` (scenario), the last base year's expenditure, which sizes the
-        LEAD financial guarantee. Extra ``context`` values are numbers or arrays
-        (scenario, performance year).
+        plus ``member_months`` and ``mean_risk_score`` (scenario, year) and ``base_expenditure``
+        (scenario), the last base year's expenditure, which sizes the LEAD financial guarantee.
+        Extra ``context`` values are numbers or arrays (scenario, performance year).
         """
         ctx = year_context(self.rule, paths, revenue_share=revenue_share)
         nb = self.rule.base_years
@@ -171,6 +171,8 @@ class MultiYearContract:
                 parts.setdefault(key, []).append(np.broadcast_to(np.asarray(val), (S,)))
         data = {k: (("scenario", "year"), np.stack(v, axis=1)) for k, v in parts.items()}
         data["base_expenditure"] = (("scenario",), ctx["base_expenditure"])
+        data["member_months"] = (("scenario", "year"), ctx["member_months"])
+        data["mean_risk_score"] = (("scenario", "year"), ctx["risk_score"])
         years = paths["year"].values
         ds = xr.Dataset(data, coords={"scenario": paths["scenario"].values,
                                       "year": np.arange(1, ny + 1),

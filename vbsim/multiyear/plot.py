@@ -62,7 +62,9 @@ def fan_chart(
     ax.set_xlabel(dim.replace("_", " "))
     if ylabel:
         ax.set_ylabel(ylabel)
-    ax.axhline(0.0, color="grey", lw=0.5)
+    lo, hi = float(q.min()), float(q.max())
+    if lo < 0 < hi:
+        ax.axhline(0.0, color="grey", lw=0.5)
     return ax
 
 
