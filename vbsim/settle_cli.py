@@ -1,0 +1,242 @@
+"""``vbsim settle``: reconcile actual results under one or more contracts and print a table.
+
+Contracts use a short preset syntax (``--contract`` may be repeated):
+
+=============================  ==========================================================
+``mssp:LEVEL[:MSR]``           MSSP PY2023+ level A-E or ENHANCED; MSR 0, 0.005, ..., 0.02 or
+                               ``table`` (default: the size table, needs beneficiaries)
+``mssp2018:TRACK[:MSR]``       MSSP PY2018 track 1, 1+, 2 or 3 (rate x quality score)
+``reach:OPTION[:YEAR]``        ACO REACH global or professional, PY2023-2026 (default 2023)
+``lead:TRACK``                 LEAD global or professional
+``bpci[:TARGET_PRICE]``        BPCI-Advanced-like bundle (benchmark = target amount, or
+                               target price x ``--episodes``)
+=============================  ==========================================================
+
+One row comes from flags (``--benchmark --expenditure --beneficiaries --quality-score ...``), many
+from ``--csv rows.csv`` whose columns are settle() context names (``benchmark``, ``expenditure``,
+``assigned_beneficiaries`` or ``beneficiaries``, ``quality_score``, ``quality_standard_met``,
+``revenue``, ``relief``, ``member_months``, ``episodes``; an optional ``id`` column labels rows).
+The table shows the savings rate on the final benchmark, whether the MSR/MLR gate was met and a
+cap or limit bound, and the payment, provider net and payer net; ``--out`` writes every
+settlement component.
+
+>>> main(["--contract", "mssp:ENHANCED:0.02", "--benchmark", "240e6", "--expenditure", "228e6"])
+row  contract       benchmark    expenditure  rate   gate  cap  payment    provider   payer
+1    MSSP ENHANCED  240,000,000  228,000,000  5.00%  yes   no   8,820,000  8,820,000  3,180,000
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from vbsim._validate import VbsimInputError
+from vbsim.contracts import Contract
+
+_CONTEXT_COLUMNS = {
+    "benchmark": "benchmark",
+    "expenditure": "expenditure",
+    "assigned_beneficiaries": "assigned_beneficiaries",
+    "beneficiaries": "assigned_beneficiaries",
+    "quality_score": "quality_score",
+    "quality_standard_met": "quality_standard_met",
+    "revenue": "revenue",
+    "relief": "relief",
+    "member_months": "member_months",
+    "episodes": "episodes",
+}
+_TABLE = ("savings_rate", "gate_met", "cap_hit", "payment", "provider_net", "payer_net")
+
+
+def parse_contract(text: str) -> Contract:
+    """Build a preset contract from the short syntax ``family:arg[:arg]``.
+
+    >>> parse_contract("reach:global:2025").name
+    'ACO REACH Global PY2025'
+    >>> parse_contract("mssp:E:0.01").sharing.msr
+    0.01
+    """
+    from vbsim import presets
+
+    parts = text.split(":")
+    fam, args = parts[0].lower(), parts[1:]
+    usage = ("--contract must be one of mssp:LEVEL[:MSR], mssp2018:TRACK[:MSR], "
+             "reach:OPTION[:YEAR], lead:TRACK, bpci[:TARGET_PRICE]; got " + repr(text))
+    try:
+        if fam == "mssp" and len(args) in (1, 2):
+            msr = None if len(args) == 1 else _msr(args[1])
+            return presets.mssp(args[0].upper(), msr=msr)
+        if fam == "mssp2018" and len(args) in (1, 2):
+            msr = None if len(args) == 1 else _msr(args[1])
+            return presets.mssp_2018(args[0], msr=msr)
+        if fam == "reach" and len(args) in (1, 2):
+            year = 2023 if len(args) == 1 else int(args[1])
+            return presets.reach(args[0].lower(), year=year)
+        if fam == "lead" and len(args) == 1:
+            return presets.lead(args[0].lower())
+        if fam == "bpci" and len(args) <= 1:
+            return presets.bpci_advanced(float(args[0]) if args else None)
+    except ValueError as exc:
+        if isinstance(exc, VbsimInputError):
+            raise VbsimInputError(f"--contract {text!r}: {exc}") from None
+        raise VbsimInputError(usage) from None
+    raise VbsimInputError(usage)
+
+
+def _msr(s: str) -> float | str:
+    return s if s == "table" else float(s)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``settle`` subcommand on an argparse subparsers object."""
+    p = subparsers.add_parser("settle", help="reconcile actual results under one or more contracts",
+                              description=__doc__.splitlines()[0])
+    _add_arguments(p)
+    p.set_defaults(func=main)
+    return p
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--contract", action="append", required=True, metavar="SPEC",
+                   help="mssp:E[:0.02], mssp2018:1, reach:global[:2025], lead:global, bpci")
+    p.add_argument("--csv", help="CSV of rows (columns named like the settle() context)")
+    p.add_argument("--benchmark", type=float, help="pre-discount benchmark total ($)")
+    p.add_argument("--expenditure", type=float, help="actual expenditure total ($)")
+    p.add_argument("--beneficiaries", type=float, help="assigned beneficiaries (MSR table)")
+    p.add_argument("--quality-score", type=float, help="quality score in [0, 1]")
+    p.add_argument("--quality-failed", action="store_true", help="quality standard not met")
+    p.add_argument("--revenue", type=float, help="provider revenue (revenue loss limits)")
+    p.add_argument("--relief", type=float, help="relief that reduces a shared loss ($)")
+    p.add_argument("--member-months", type=float, help="member-months (PMPM terms)")
+    p.add_argument("--episodes", type=float, help="episodes (bundles)")
+    p.add_argument("--out", help="write every settlement component to this CSV")
+
+
+def _rows(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
+    if args.csv:
+        if args.expenditure is not None or args.benchmark is not None:
+            raise VbsimInputError("use either --csv or --benchmark/--expenditure, not both")
+        return read_rows(args.csv)
+    if args.expenditure is None:
+        raise VbsimInputError("--expenditure is required (or --csv rows.csv)")
+    row: dict[str, Any] = {"benchmark": args.benchmark, "expenditure": args.expenditure,
+                           "assigned_beneficiaries": args.beneficiaries,
+                           "quality_score": args.quality_score, "revenue": args.revenue,
+                           "relief": args.relief, "member_months": args.member_months,
+                           "episodes": args.episodes}
+    if args.quality_failed:
+        row["quality_standard_met"] = False
+    return [("1", {k: v for k, v in row.items() if v is not None})]
+
+
+def read_rows(path: str) -> list[tuple[str, dict[str, Any]]]:
+    """Rows of a settle CSV as ``(label, context)``; unknown columns are an error."""
+    try:
+        with open(path, newline="") as fh:
+            reader = csv.DictReader(fh)
+            cols = reader.fieldnames or []
+            bad = [c for c in cols if c not in _CONTEXT_COLUMNS and c != "id"]
+            if bad:
+                raise VbsimInputError(
+                    f"{path}: unknown column(s) {', '.join(bad)}; allowed: id, "
+                    + ", ".join(_CONTEXT_COLUMNS)
+                )
+            out = []
+            for i, rec in enumerate(reader, start=1):
+                ctx: dict[str, Any] = {}
+                for col, val in rec.items():
+                    if col == "id" or val is None or val.strip() == "":
+                        continue
+                    key = _CONTEXT_COLUMNS[col]
+                    ctx[key] = _bool(val, f"{path} row {i} {col}") if key == \
+                        "quality_standard_met" else _float(val, f"{path} row {i} {col}")
+                out.append((rec.get("id") or str(i), ctx))
+    except OSError as exc:
+        raise VbsimInputError(f"cannot read --csv {path}: {exc.strerror}") from None
+    if not out:
+        raise VbsimInputError(f"{path} has no rows")
+    return out
+
+
+def _float(v: str, field: str) -> float:
+    try:
+        return float(v.replace(",", ""))
+    except ValueError:
+        raise VbsimInputError(f"{field} must be a number; got {v!r}") from None
+
+
+def _bool(v: str, field: str) -> bool:
+    t = v.strip().lower()
+    if t in ("1", "true", "yes", "y", "t"):
+        return True
+    if t in ("0", "false", "no", "n", "f"):
+        return False
+    raise VbsimInputError(f"{field} must be true or false; got {v!r}")
+
+
+def _fmt(key: str, v: Any) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if key == "savings_rate":
+        return f"{v:.2%}"
+    return f"{v:,.0f}"
+
+
+def settle_rows(contracts: list[Contract], rows: list[tuple[str, dict[str, Any]]]
+                ) -> list[dict[str, Any]]:
+    """Settle every row under every contract; one flat record per (row, contract)."""
+    out = []
+    for label, ctx in rows:
+        for c in contracts:
+            try:
+                s = c.settle(**ctx)
+            except VbsimInputError as exc:
+                raise VbsimInputError(f"row {label}, {c.name}: {exc}") from None
+            out.append({"row": label, "contract": c.name, **s.to_dict()})
+    return out
+
+
+def format_table(records: list[dict[str, Any]]) -> str:
+    """A plain aligned text table of the main components."""
+    head = ["row", "contract", "benchmark", "expenditure", "rate", "gate", "cap", "payment",
+            "provider", "payer"]
+    keys = ["row", "contract", "benchmark", "expenditure", *_TABLE]
+    lines = [head] + [[str(r[k]) if k in ("row", "contract") else _fmt(k, r[k]) for k in keys]
+                      for r in records]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    return "\n".join("  ".join(x.ljust(w) for x, w in zip(line, widths, strict=True)).rstrip()
+                     for line in lines)
+
+
+def main(argv: Sequence[str] | argparse.Namespace | None = None) -> int:
+    """Run ``vbsim settle``; ``argv`` is a list of arguments or a parsed Namespace."""
+    if isinstance(argv, argparse.Namespace):
+        args = argv
+    else:
+        p = argparse.ArgumentParser(prog="vbsim settle", description=__doc__.splitlines()[0])
+        _add_arguments(p)
+        args = p.parse_args(argv)
+    try:
+        contracts = [parse_contract(t) for t in args.contract]
+        records = settle_rows(contracts, _rows(args))
+    except VbsimInputError as exc:
+        if isinstance(argv, argparse.Namespace):
+            raise
+        print(f"vbsim settle: error: {exc}", file=sys.stderr)
+        return 2
+    print(format_table(records))
+    if args.out:
+        with open(args.out, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(records[0]))
+            w.writeheader()
+            w.writerows(records)
+        print(f"saved {args.out}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
