@@ -177,3 +177,10 @@ def test_bad_arguments(tmp_path):
         from_claims([1, 2, 3])
     with pytest.raises(VbsimInputError, match="cannot read a year"):
         read_desynpuf([tmp_path / "bene.csv"])
+
+
+def test_fit_cv_false_reports_cv_for_information():
+    cal = from_claims(_toy(), fit_cv=False)
+    row = cal.report["cv"]
+    assert not row.fitted
+    assert row.achieved == pytest.approx(cal.cost.sd / cal.cost.mean)

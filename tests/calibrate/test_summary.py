@@ -122,3 +122,24 @@ def test_report_object(aged):
         r["nope"]
     with pytest.raises(AttributeError):
         r.title = "x"  # frozen
+
+
+def test_several_persistence_targets_recover_rho():
+    from vbsim.calibrate.stats import persistence_ar1 as pa
+
+    rho = 0.6
+    targets = {"top10_stay_1yr": pa(rho, 0.1, 1), "top10_stay_2yr": pa(rho, 0.1, 2),
+               "top5_stay_1yr": pa(rho, 0.05, 1)}
+    cal = from_summary(mean=1.0, top_shares={0.1: 0.6}, persistence=targets)
+    assert cal.rho == pytest.approx(rho, abs=1e-3)
+    for k in targets:
+        assert cal.report[k].abs_error < 1e-4
+
+
+def test_calibration_object(aged):
+    cost, rho, report = aged  # unpacks
+    assert "rho = 0.74" in repr(aged) and "<table>" in aged._repr_html_()
+    pop = pytest.importorskip("vbsim.population")
+    c = aged.cohort("aged", 100, churn=0.0)
+    assert isinstance(c, pop.Cohort)
+    assert (c.cost, c.persistence, c.risk_sd, c.churn) == (cost, rho, 0.0, 0.0)
