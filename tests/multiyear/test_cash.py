@@ -132,5 +132,8 @@ def test_compare_uses_the_same_paths_and_matches_separate_runs():
     npv = cmp["npv"].sel(contract="LEAD Global").values
     assert tab.loc["LEAD Global", "npv_mean"] == pytest.approx(npv.mean())
     assert tab.loc["LEAD Global", "npv_mean_se"] == pytest.approx(npv.std(ddof=1) / np.sqrt(60))
+    q05 = np.sort(npv)[int(np.ceil(0.05 * 60)) - 1]  # lower empirical quantile x_(ceil(n q))
+    assert tab.loc["LEAD Global", "npv_q05"] == pytest.approx(q05)
+    assert tab.loc["LEAD Global", "npv_q05_se"] > 0
     pb = cmp["ever_breached"].sel(contract="MSSP ENHANCED").values.mean()
     assert tab.loc["MSSP ENHANCED", "p_breach"] == pytest.approx(pb)

@@ -196,9 +196,14 @@ def compare(
     return out
 
 
-def summarize(comparison: xr.Dataset, *, levels: tuple[float, ...] = (0.05, 0.5, 0.95)) -> Any:
-    """One row per strategy: NPV mean, quantiles, P(NPV < 0), P(breach), mean first breach year,
-    each mean or probability with its Monte Carlo standard error; a pandas DataFrame.
+def summarize(
+    comparison: xr.Dataset, *, levels: tuple[float, ...] = (0.05, 0.5, 0.95),
+    tvar_level: float = 0.95,
+) -> Any:
+    """One row per strategy: NPV mean, quantiles, TVaR of the NPV loss (expected shortfall,
+    :func:`vbsim.metrics.tvar`, a positive number is a loss), P(NPV < 0), P(breach), mean first
+    breach year, total undiscounted net; each estimate with its Monte Carlo standard error
+    (columns ``*_se``); a pandas DataFrame.
 
     >>> from vbsim.multiyear import demo_paths
     >>> cmp = compare(demo_paths(years=6, noise=0.05, n_scenarios=40), standard_strategies())
@@ -206,6 +211,8 @@ def summarize(comparison: xr.Dataset, *, levels: tuple[float, ...] = (0.05, 0.5,
     ['npv_mean', 'npv_mean_se', 'npv_q05']
     """
     import pandas as pd
+
+    from vbsim import metrics
 
     rows = {}
     for name in comparison["contract"].values:
@@ -215,7 +222,12 @@ def summarize(comparison: xr.Dataset, *, levels: tuple[float, ...] = (0.05, 0.5,
         row: dict[str, float] = {
             "npv_mean": npv.mean(), "npv_mean_se": npv.std(ddof=1) / np.sqrt(n) if n > 1 else 0.0}
         for q in levels:
-            row[f"npv_q{round(q * 100):02d}"] = float(np.quantile(npv, q, method="inverted_cdf"))
+            e = metrics.quantile(npv, q)
+            row[f"npv_q{round(q * 100):02d}"] = float(e.value)
+            row[f"npv_q{round(q * 100):02d}_se"] = float(e.se)
+        e = metrics.tvar(npv, tvar_level)
+        row[f"npv_tvar{round(tvar_level * 100):02d}"] = float(e.value)
+        row[f"npv_tvar{round(tvar_level * 100):02d}_se"] = float(e.se)
         for label, flag in (("p_npv_negative", npv < 0),
                             ("p_breach", np.asarray(c["ever_breached"].values, bool))):
             p = flag.mean()
