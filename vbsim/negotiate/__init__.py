@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from .breakeven import BreakEven, breakeven, corridor_width
 from .compare import Comparison, compare
+from .frontier import Frontier, frontier
+from .panel import PanelCurve, panel_curve
 from .resettle import Resettler, threshold_grid
+from .sensitivity import Assumption, Tornado, standard_assumptions, tornado
 
-__all__ = ["BreakEven", "Comparison", "Resettler", "breakeven", "compare", "corridor_width",
-           "threshold_grid"]
+__all__ = ["Assumption", "BreakEven", "Comparison", "Frontier", "PanelCurve", "Resettler",
+           "Tornado", "breakeven", "compare", "corridor_width", "frontier", "panel_curve",
+           "standard_assumptions", "threshold_grid", "tornado"]

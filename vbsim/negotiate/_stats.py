@@ -107,3 +107,36 @@ def smoothed_p_loss(x: np.ndarray, h: float) -> tuple[float, np.ndarray]:
 def se_of(infl: np.ndarray) -> float:
     """sd(IF) / sqrt(n)."""
     return float(np.std(infl, ddof=1) / math.sqrt(infl.size))
+
+
+def measure_stat(measure: str, risk_aversion: float | None) -> str:
+    """Statistic name of a measure: "mean", "tvar99" (any level), "p_loss" or "ce".
+
+    >>> measure_stat("tvar99.5", None), measure_stat("TVaR_99", None)
+    ('TVaR_99.5', 'TVaR_99')
+    """
+    from vbsim._validate import VbsimInputError
+
+    m = str(measure).strip()
+    low = m.lower().replace("_", "")
+    if low == "mean":
+        return "mean"
+    if low in ("ploss", "p(loss)"):
+        return "p_loss"
+    if low == "ce":
+        if risk_aversion is None:
+            raise VbsimInputError("measure='ce' needs risk_aversion=a (per dollar, > 0)")
+        return f"CE_{float(risk_aversion)!r}"
+    if low.startswith("tvar"):
+        pct = low[4:] or "99"
+        try:
+            p = float(pct) / 100.0
+        except ValueError:
+            p = -1.0
+        if not 0.0 < p < 1.0:
+            raise VbsimInputError(
+                f"measure {measure!r}: TVaR level must be in (0, 100), e.g. tvar99")
+        return f"TVaR_{100 * p:.10g}"
+    raise VbsimInputError(
+        f"measure must be 'mean', 'tvar99' (any level), 'p_loss' or 'ce'; got {measure!r}"
+    )

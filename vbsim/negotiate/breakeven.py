@@ -31,7 +31,7 @@ import numpy as np
 
 from vbsim._validate import VbsimInputError, check_choice, check_int, check_real
 
-from ._stats import influence, se_of
+from ._stats import influence, measure_stat, se_of
 from .resettle import as_resettler
 
 VIEWS = {"provider": "provider_net", "payer": "payer_net"}
@@ -99,35 +99,6 @@ def _default_bracket(name: str, current: Any) -> tuple[float, float]:
         return (current / 4.0, current * 4.0)
     raise VbsimInputError(
         f"no default bracket for parameter {name!r}; pass bracket=(low, high)"
-    )
-
-
-# ------------------------------------------------------------------------------------------------
-# Measures
-# ------------------------------------------------------------------------------------------------
-def _measure_stat(measure: str, risk_aversion: float | None) -> str:
-    m = measure.strip()
-    low = m.lower().replace("_", "")
-    if low == "mean":
-        return "mean"
-    if low in ("ploss", "p(loss)"):
-        return "p_loss"
-    if low == "ce":
-        if risk_aversion is None:
-            raise VbsimInputError("measure='ce' needs risk_aversion=a (per dollar, > 0)")
-        return f"CE_{float(risk_aversion)!r}"
-    if low.startswith("tvar"):
-        pct = low[4:] or "99"
-        try:
-            p = float(pct) / 100.0
-        except ValueError:
-            p = -1.0
-        if not 0.0 < p < 1.0:
-            raise VbsimInputError(
-                f"measure {measure!r}: TVaR level must be in (0, 100), e.g. tvar99")
-        return f"TVaR_{100 * p:.10g}"
-    raise VbsimInputError(
-        f"measure must be 'mean', 'tvar99' (any level), 'p_loss' or 'ce'; got {measure!r}"
     )
 
 
@@ -245,7 +216,7 @@ def breakeven(
     name_b, b = _resolve(result, offer, "offer")
     name_a, a = _resolve(result, reference, "reference")
     pname, set_value = setter(parameter)
-    stat = _measure_stat(measure, risk_aversion)
+    stat = measure_stat(measure, risk_aversion)
     if bracket is None:
         bracket = _default_bracket(pname, b.params().get(pname) if isinstance(parameter, str)
                                    else None)

@@ -1,0 +1,226 @@
+"""Tornado: how each offer's expected payment and tail risk move with the scenario assumptions.
+
+Each assumption is moved down and up, one at a time, and the scenario re-simulated with the
+**same seed** (common random numbers: the same scenario index draws the same trend errors,
+shocks and member uniforms), so the change from the base run is measured scenario by scenario
+and its standard error is the paired one.
+
+Default assumptions and ranges (assumptions, see docs/negotiation.md):
+
+- ``trend``: expected cost growth ± 2 points (one trend sd, Drivers.trend_sd default), with the
+  benchmark's prospective update held at its base value (so only actual costs move);
+- ``benchmark update``: the benchmark's prospective update ± 1 point;
+- ``high-cost persistence``: every cohort's persistence ± 0.2 (within [0, 0.999]);
+- ``panel size``: aligned members x 0.5 and x 1.5;
+- ``attrition``: every cohort's churn ± 0.05 (within [0, 0.5]).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vbsim._validate import VbsimInputError, check_choice
+
+from ._stats import influence, measure_stat, se_of
+
+VIEWS = {"provider": "provider_net", "payer": "payer_net"}
+TREND_STEP = 0.02  # one Drivers.trend_sd (assumption: "forecast errors of several points")
+BENCHMARK_STEP = 0.01  # assumption
+PERSISTENCE_STEP = 0.2  # assumption
+PANEL_FACTORS = (0.5, 1.5)  # assumption
+CHURN_STEP = 0.05  # assumption
+
+
+@dataclasses.dataclass(frozen=True)
+class Assumption:
+    """One assumption of a scenario, moved to ``low`` and ``high`` by ``apply(scenario, value)``.
+
+    ``label`` says what the values mean (e.g. "+/- points of trend").
+    """
+
+    name: str
+    low: float
+    high: float
+    apply: Callable[[Any, float], Any] = dataclasses.field(repr=False)
+    label: str = ""
+
+
+def _mean_trend(d: Any) -> float:
+    t = d.trend_mean
+    return float(np.mean(t)) if isinstance(t, tuple) else float(t)
+
+
+def _shift(value: Any, delta: float) -> Any:
+    if isinstance(value, tuple):
+        return tuple(v + delta for v in value)
+    return value + delta
+
+
+def _trend(sc: Any, delta: float) -> Any:
+    d = sc.drivers
+    bench = d.trend_mean if d.benchmark_trend_mean is None else d.benchmark_trend_mean
+    return sc.replace(drivers=dataclasses.replace(
+        d, trend_mean=_shift(d.trend_mean, delta), benchmark_trend_mean=bench))
+
+
+def _benchmark(sc: Any, delta: float) -> Any:
+    d = sc.drivers
+    bench = d.trend_mean if d.benchmark_trend_mean is None else d.benchmark_trend_mean
+    return sc.replace(drivers=dataclasses.replace(d, benchmark_trend_mean=_shift(bench, delta)))
+
+
+def _cohorts(sc: Any, fn: Callable[[Any], dict[str, Any]]) -> Any:
+    from vbsim.population import Population
+
+    return sc.replace(population=Population(
+        [dataclasses.replace(c, **fn(c)) for c in sc.population]))
+
+
+def scale_members(sc: Any, factor: float) -> Any:
+    """The scenario with every cohort's members multiplied by ``factor`` (at least 1 each)."""
+    return _cohorts(sc, lambda c: {"members": max(1, int(round(c.members * factor)))})
+
+
+def standard_assumptions(scenario: Any) -> list[Assumption]:
+    """The five assumptions of the issue, with ranges kept inside each field's valid range."""
+    pers = [c.persistence for c in scenario.population]
+    churn = [c.churn for c in scenario.population]
+    p_lo, p_hi = -min(PERSISTENCE_STEP, min(pers)), min(PERSISTENCE_STEP, 0.999 - max(pers))
+    c_lo, c_hi = -min(CHURN_STEP, min(churn)), min(CHURN_STEP, 0.5 - max(churn))
+    return [
+        Assumption("trend", -TREND_STEP, TREND_STEP, _trend, "cost growth, points added"),
+        Assumption("benchmark update", -BENCHMARK_STEP, BENCHMARK_STEP, _benchmark,
+                   "benchmark update, points added"),
+        Assumption("high-cost persistence", p_lo, p_hi,
+                   lambda sc, d: _cohorts(sc, lambda c: {"persistence": c.persistence + d}),
+                   "persistence, added"),
+        Assumption("panel size", PANEL_FACTORS[0], PANEL_FACTORS[1], scale_members,
+                   "members, multiplied by"),
+        Assumption("attrition", c_lo, c_hi,
+                   lambda sc, d: _cohorts(sc, lambda c: {"churn": c.churn + d}),
+                   "churn, added"),
+    ]
+
+
+class Tornado:
+    """Result of :func:`tornado`: ``frame`` has one row per (contract, measure, assumption)."""
+
+    def __init__(self, frame: Any, base: dict[tuple[str, str], float], n_scenarios: int,
+                 view: str) -> None:
+        self.frame, self.base, self.n_scenarios, self.view = frame, base, n_scenarios, view
+
+    def __str__(self) -> str:
+        f = self.frame.copy()
+        for k in ("base", "low", "high", "low_se", "high_se"):
+            f[k] = f[k].map(lambda v: f"{v:,.4g}")
+        return (f"tornado ({self.view} view, {self.n_scenarios:,} scenarios, same seed; "
+                "low/high = measure with the assumption moved down/up; *_se = paired SE of the "
+                "change)\n" + f.to_string(index=False))
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return (f"<p>{html.escape(str(self).splitlines()[0])}</p>"
+                + self.frame.to_html(index=False, float_format=lambda v: f"{v:,.4g}"))
+
+    def plot(self, contract: str | None = None, measure: str | None = None, ax: Any = None) -> Any:
+        """Bars of the low/high change from the base (see :func:`vbsim.plot.tornado`)."""
+        from vbsim import plot
+
+        return plot.tornado(self, contract=contract, measure=measure, ax=ax)
+
+
+def tornado(
+    scenario: Any,
+    contracts: Sequence[str] | None = None,
+    *,
+    assumptions: Sequence[Assumption] | None = None,
+    measures: Sequence[str] = ("mean", "tvar99"),
+    view: str = "provider",
+    n_scenarios: int | None = None,
+    seed: int | None = None,
+) -> Tornado:
+    """Re-simulate with each assumption moved down and up (same seed) and tabulate the change.
+
+    Parameters
+    ----------
+    scenario:
+        A :class:`vbsim.scenario.Scenario` or a scenario TOML path.
+    contracts:
+        Names of the scenario's contracts to report (default: all).
+    assumptions:
+        Default :func:`standard_assumptions` (trend, benchmark update, high-cost persistence,
+        panel size, attrition).
+    measures:
+        ``"mean"``, ``"tvar99"`` (any level), ``"p_loss"``.
+    n_scenarios, seed:
+        Override the scenario's size and seed.
+
+    Returns
+    -------
+    Tornado
+        ``.frame`` (DataFrame), prints as a table, ``.plot()``.
+
+    Examples
+    --------
+    >>> from vbsim.scenario import load
+    >>> sc = load("scenarios/default.toml")
+    >>> t = tornado(sc, ["mssp_basic_e"], n_scenarios=100,
+    ...             assumptions=standard_assumptions(sc)[:1])
+    >>> t.frame[["assumption", "measure"]].values.tolist()
+    [['trend', 'mean'], ['trend', 'TVaR_99']]
+    """
+    import pandas as pd
+
+    from vbsim.run import run
+    from vbsim.scenario import load
+
+    check_choice("view", view, list(VIEWS))
+    var = VIEWS[view]
+    sc = load(scenario) if isinstance(scenario, (str, Path)) else scenario
+    if n_scenarios is not None:
+        sc = sc.replace(n_scenarios=n_scenarios)
+    if seed is not None:
+        sc = sc.replace(seed=seed)
+    names = list(sc.contracts) if contracts is None else list(contracts)
+    for n in names:
+        check_choice("contracts", n, list(sc.contracts))
+    sc = sc.replace(contracts={n: sc.contracts[n] for n in names})
+    stats = [measure_stat(m, None) for m in measures]
+    assumptions = standard_assumptions(sc) if assumptions is None else list(assumptions)
+    if not assumptions:
+        raise VbsimInputError("assumptions must name at least one Assumption")
+
+    def totals(s: Any) -> dict[str, np.ndarray]:
+        st = run(s, progress=False).settlement
+        return {n: st[var].sel(contract=n).sum("year").values for n in names}
+
+    base = totals(sc)
+    rows, base_vals = [], {}
+    moved = {a.name: (totals(a.apply(sc, a.low)), totals(a.apply(sc, a.high)))
+             for a in assumptions}
+    for n in names:
+        for stat in stats:
+            vb, ib = influence(base[n], stat)
+            base_vals[(n, stat)] = vb
+            for a in assumptions:
+                lo_x, hi_x = moved[a.name][0][n], moved[a.name][1][n]
+                vl, il = influence(lo_x, stat)
+                vh, ih = influence(hi_x, stat)
+                rows.append({"contract": n, "measure": stat, "assumption": a.name,
+                             "setting": a.label, "low_setting": a.low, "high_setting": a.high,
+                             "base": vb, "low": vl, "high": vh,
+                             "low_se": se_of(il - ib), "high_se": se_of(ih - ib),
+                             "swing": abs(vh - vl)})
+    frame = pd.DataFrame(rows)
+    frame["_c"] = frame["contract"].map(names.index)
+    frame["_m"] = frame["measure"].map(stats.index)
+    frame = frame.sort_values(["_c", "_m", "swing"], ascending=[True, True, False],
+                              kind="stable").drop(columns=["_c", "_m"]).reset_index(drop=True)
+    return Tornado(frame, base_vals, int(sc.n_scenarios), view)
