@@ -115,3 +115,12 @@ def test_errors_name_the_field(tmp_path, extra, fragment):
 def test_years_must_exceed_base_years(tmp_path):
     with pytest.raises(VbsimInputError, match="must exceed the 3 base years"):
         load(_write(tmp_path, SMALL.replace("years = 6", "years = 3")))
+
+
+def test_command_line(tmp_path, capsys):
+    from vbsim.multiyear.__main__ import main
+
+    assert main([str(_write(tmp_path, SMALL + MY)), "--n-scenarios", "20", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "lead_global" in out and "P(breach)" in out and "first breach" in out
+    assert main([str(tmp_path / "missing.toml")]) == 2
