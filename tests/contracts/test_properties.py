@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vbsim.contracts import Corridors, SharedSavings, TwoSidedRisk
+from vbsim.contracts import (
+    AggregateStopLoss,
+    Capitation,
+    Contract,
+    Corridors,
+    IndividualStopLoss,
+    SharedSavings,
+    TwoSidedRisk,
+)
 from vbsim.presets import bpci_advanced, lead, mssp, mssp_2018, reach
 
 PRESETS = {
@@ -96,3 +104,27 @@ def test_corridor_payment_continuous(name, ctx, r, step):
     # a small change in expenditure moves the payment by at most as much.
     s, e = settle(PRESETS[name], ctx, [r, r + step])
     assert abs(s.payment[1] - s.payment[0]) <= (e[1] - e[0]) * (1 + 1e-6) + 1e-6
+
+
+COMPOSED = {
+    "reach_sl_tcc": reach("global", year=2025, stop_loss=IndividualStopLoss(
+        250_000, coinsurance=0.1, premium_pmpm=8.0), capitation=Capitation(900.0)),
+    "two_sided_aggregate": Contract("agg", sharing=TwoSidedRisk(
+        rate=0.5, loss_rate=0.5, msr=0.01, cap=0.1, loss_limit_benchmark=0.05),
+        stop_loss=AggregateStopLoss(1.05, limit=1.2, basis="benchmark", premium_rate=0.01)),
+    "mssp_E_truncated": mssp("E", msr=0.0).replace(
+        stop_loss=IndividualStopLoss.truncation(250_000)),
+}
+
+
+@pytest.mark.parametrize("name", list(COMPOSED))
+@FAST
+@given(ctx=context, r=ratios, excess_share=st.floats(0.0, 0.1))
+def test_composed_contracts_monotone(name, ctx, r, excess_share):
+    # fixed stop-loss statistics, rising expenditure: the payment never rises
+    b = ctx["benchmark"]
+    e = b * np.sort(np.asarray(r, dtype=float))
+    s = COMPOSED[name].settle(benchmark=b, expenditure=e, quality_score=ctx["quality_score"],
+                              excess={250_000.0: excess_share * b}, member_months=b / 1_000.0)
+    assert np.all(np.diff(s.payment) <= 1e-9 * b)
+    assert np.all(s.stop_loss_recoveries >= 0) and np.all(s.stop_loss_premium >= 0)

@@ -228,6 +228,39 @@ class Contract(Term):
         v["payer_net"] = (B0 - E) - provider_net
         return v
 
+    def __str__(self) -> str:
+        """A readable multi-line summary: name, source and every set parameter.
+
+        >>> print(Contract("upside", sharing=SharedSavings(rate=0.5, msr=0.02)))
+        Contract 'upside'
+          discount                 0.0
+          sharing                  SharedSavings
+          sharing.rate             0.5
+          sharing.msr              0.02
+          sharing.cap              None
+          sharing.scale_by_quality False
+          sequestration            0.02
+        """
+        lines = [f"Contract {self.name!r}"]
+        if self.source:
+            lines.append(f"  ({self.source})")
+        items: list[tuple[str, Any]] = []
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.name in ("name", "source") or v is None:
+                continue
+            if isinstance(v, Term):
+                items.append((f.name, type(v).__name__))
+                items += [(f"{f.name}.{k}", x) for k, x in v.params().items()]
+            elif isinstance(v, tuple):
+                for i, x in enumerate(v):
+                    items.append((f"{f.name}.{i}", type(x).__name__))
+                    items += [(f"{f.name}.{i}.{k}", y) for k, y in x.params().items()]
+            else:
+                items.append((f.name, v))
+        w = max(len(k) for k, _ in items)
+        return "\n".join(lines + [f"  {k:<{w}} {x}" for k, x in items])
+
     def with_name(self, name: str) -> Contract:
         """A copy under another name."""
         return dataclasses.replace(self, name=name)

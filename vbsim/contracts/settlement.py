@@ -56,6 +56,7 @@ class Context:
         self.kind = kind
         self.template = template
         self.shape = shape
+        self.inputs = [a for a in leaves.values() if isinstance(a, np.ndarray)]
 
     def has(self, name: str) -> bool:
         return name in self._v
@@ -128,7 +129,7 @@ def prepare(benchmark: Any, expenditure: Any, context: Mapping[str, Any]) -> Con
                 raise VbsimInputError(f"{field} must be true/false; got {v!r}")
         else:
             try:
-                a = a.astype(float)
+                a = a.astype(float, copy=False)
             except (TypeError, ValueError):
                 raise VbsimInputError(
                     f"{field} must be a number or array of numbers; got {v!r}"
@@ -202,15 +203,17 @@ class Settlement:
     def build(cls, ctx: Context, values: dict[str, np.ndarray], name: str = "") -> Settlement:
         out = {}
         for f in dataclasses.fields(cls):
-            a = np.broadcast_to(np.asarray(values[f.name]), ctx.shape)
-            a = a.astype(bool) if f.name in FLAGS else a.astype(float)
+            a = np.asarray(values[f.name], dtype=bool if f.name in FLAGS else float)
+            if a.shape != ctx.shape or not a.flags.writeable:
+                a = np.array(np.broadcast_to(a, ctx.shape))  # own, full-size memory
+            elif any(a is x for x in ctx.inputs):
+                a = a.copy()  # never hand back the caller's array
             if ctx.kind == "dataarray":
-                t = ctx.template
-                out[f.name] = t.copy(data=np.array(a)).rename(f.name)
+                out[f.name] = ctx.template.copy(data=a).rename(f.name)
             elif ctx.kind == "scalar" and a.ndim == 0:
                 out[f.name] = bool(a) if f.name in FLAGS else float(a)
             else:
-                out[f.name] = np.array(a)
+                out[f.name] = a
         return cls(**out)
 
     def to_dict(self) -> dict[str, Any]:
