@@ -167,10 +167,12 @@ REACH_GLOBAL_BANDS = ((0.0, 0.25, 1.00), (0.25, 0.35, 0.50), (0.35, 0.50, 0.25),
 # band widens down to 10%, the 25% and 10% bands are unchanged.
 REACH_GLOBAL_BANDS_2026 = ((0.0, 0.10, 1.00), (0.10, 0.35, 0.50), (0.35, 0.50, 0.25),
                            (0.50, INF, 0.10))
-# Global discount: 3% PY2023, 3.5% PY2025-26 [C]; PY2024 3.5% [A].
-REACH_DISCOUNT = {2023: 0.03, 2024: 0.035, 2025: 0.035, 2026: 0.035}
-# Quality withhold: 2% PY2023-25, 5% PY2026 [C]; applied to the benchmark and earned back in
-# proportion to the quality score [A].
+# Global discount: 3% PY2023, 3.5% PY2025-26 [C]; PY2024 3% [R: the REACH Request for
+# Applications, Table 6.16, lists a 3% discount for PY2024, and Milliman's "ACO REACH PY2025
+# changes" (2024) describes PY2025 as an increase]. Professional: no discount [R: same sources].
+REACH_DISCOUNT = {2023: 0.03, 2024: 0.03, 2025: 0.035, 2026: 0.035}
+# Quality withhold: 2% PY2023-25, 5% PY2026 [C]; a share of the benchmark earned back based on the
+# quality score [R: REACH RFA Table 6.16]; earned back in proportion to the score [A].
 REACH_WITHHOLD = {2023: 0.02, 2024: 0.02, 2025: 0.02, 2026: 0.05}
 
 
@@ -189,10 +191,11 @@ def reach(
     25-35%: 50%, 35-50%: 25%, >50%: 10%), symmetric for savings and losses; r on the final
     (post-discount) benchmark; savings x 0.98; Global discount 3% (2023), 3.5% (2025-26); quality
     withhold 2% (2023-25), 5% (2026); PY2026 Global 100% band narrowed to 10%.
-    [A]: PY2024 discount 3.5%; PY2026 upper Global bands (50% from 10% to 35%); PY2026
-    Professional unchanged; Professional has no discount; the withhold reduces the benchmark and
-    is earned back in proportion to the quality score; stop-loss attachment values (none by
-    default: pass ``stop_loss``).
+    [R]: PY2024 discount 3% and no Professional discount (REACH RFA Table 6.16); the withhold
+    applies to the benchmark.
+    [A]: PY2026 upper Global bands (50% from 10% to 35%); PY2026 Professional unchanged; the
+    withhold is earned back in proportion to the quality score; stop-loss attachment values
+    (none by default: pass ``stop_loss``).
 
     Parameters
     ----------
@@ -220,9 +223,7 @@ def reach(
         bands = REACH_PROFESSIONAL_BANDS
         d = 0.0 if discount is None else discount
     w = REACH_WITHHOLD[year] if withhold is None else withhold
-    assumed = ["withhold on the benchmark, earned back x quality score"]
-    if year == 2024:
-        assumed.append("PY2024 discount 3.5%")
+    assumed = ["withhold earned back x quality score"]
     if year == 2026:
         assumed.append("PY2026 upper corridor bands" if option == "global"
                        else "PY2026 Professional corridors unchanged")

@@ -264,3 +264,13 @@ def test_payer_net_identity():
     c = mssp("ENHANCED", msr=0.0)
     s = c.settle(benchmark=240e6, expenditure=228e6)
     assert s.payer_net == pytest.approx(12e6 - s.provider_net)
+
+
+@pytest.mark.parametrize("year, discount, withhold", [
+    (2023, 0.03, 0.02), (2024, 0.03, 0.02), (2025, 0.035, 0.02), (2026, 0.035, 0.05)])
+def test_reach_year_parameters(year, discount, withhold):
+    g, p = reach("global", year=year), reach("professional", year=year)
+    assert (g.discount, g.quality.rate, p.discount, p.quality.rate) == \
+        (discount, withhold, 0.0, withhold)
+    # PY2026 narrows the Global 100% band to 10% [C]
+    assert g.sharing.bands_savings[0][1] == (0.10 if year == 2026 else 0.25)
