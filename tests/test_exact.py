@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import xarray as xr
-from scipy import stats
+from scipy import integrate, stats
 
 from vbsim import exact as E
 from vbsim import metrics as M
@@ -30,6 +30,21 @@ def test_iid_lognormal_moments(n):
     d = _quiet([(n, m)])
     assert d.mean == pytest.approx(n * 12_000, rel=1e-6)
     assert d.var == pytest.approx(n * (2.0 * 12_000) ** 2, rel=1e-3)
+
+
+def test_risk_score_mixture_moments():
+    """Y = R X with R lognormal (mean 1, log-sd 0.6): E[Y] = E[X], E[Y^2] = e^{0.36} E[X^2]."""
+    m = Lognormal(mean=10_000, cv=1.5)
+    d = _quiet([E.Cohort(300, m, scale=1.2, risk_sd=0.6)])
+    ey2 = 1.2**2 * math.exp(0.36) * (m.var + m.mean**2)
+    assert d.mean == pytest.approx(300 * 1.2 * m.mean, rel=1e-6)
+    assert d.var == pytest.approx(300 * (ey2 - (1.2 * m.mean) ** 2), rel=1e-3)
+    # capped mean: E[min(R X, d)] by direct quadrature over the risk score
+    cap = 40_000.0
+    dc = _quiet([E.Cohort(300, m, risk_sd=0.6)], cap=cap)
+    r = stats.lognorm(0.6, scale=math.exp(-0.18))
+    lev = integrate.quad(lambda v: r.pdf(v) * v * float(m.lev(cap / v)), 0, np.inf)[0]
+    assert dc.mean == pytest.approx(300 * lev, rel=1e-6)
 
 
 def test_scipy_distribution_and_scale():
@@ -163,15 +178,23 @@ def test_bad_input_raises(kwargs):
 
 
 @pytest.mark.slow
-def test_engine_one_year_matches_exact():
-    """The engine's one-year totals (no risk spread, deaths, churn or trend) agree with the exact
-    distribution, statistic by statistic, within 4 Monte Carlo SE (+ 2 lattice steps)."""
+@pytest.mark.parametrize(
+    "model",
+    [
+        Spliced(mean=12_000, cv=2.5),
+        CompoundPoisson(rate=2.0, severity=Lognormal(mean=6_000, cv=1.5)),
+    ],
+    ids=["spliced", "compound_poisson"],
+)
+def test_engine_one_year_matches_exact(model):
+    """The engine's one-year totals (lognormal risk scores; no deaths, churn or trend) agree with
+    the exact distribution, statistic by statistic, within 4 Monte Carlo SE (+ 2 lattice steps
+    for money)."""
     from vbsim.drivers import Drivers
     from vbsim.population import Cohort
     from vbsim.simulate import simulate
 
-    model = Spliced(mean=12_000, cv=2.5)
-    cohort = Cohort("a", 200, model, risk_sd=0.0, mortality=0.0, churn=0.0)
+    cohort = Cohort("a", 200, model, risk_sd=0.5, mortality=0.0, churn=0.0)
     drivers = Drivers(trend_mean=0.0, trend_sd=0.0, shock_prob=0.0)
     cap = 50_000.0
     paths = simulate(cohort, drivers, n_scenarios=20_000, years=1, seed=5, thresholds=[cap],
@@ -179,7 +202,7 @@ def test_engine_one_year_matches_exact():
     cost = paths["cost"].isel(year=0, cohort=0, drop=True)
     capped = paths["cost_capped"].isel(year=0, cohort=0, threshold=0, drop=True)
     for x, kw in ((cost, {}), (capped, {"cap": cap})):
-        d = _quiet([(200, model)], **kw)
+        d = _quiet([E.Cohort(200, model, risk_sd=0.5)], **kw)
         ex = d.summary()
         mc = M.summarize(xr.Dataset({"provider_net": -x}))
         diff = np.abs(ex["value"] - mc["value"])

@@ -48,11 +48,13 @@ DEFAULT_VAR_TOL = 1e-3  # relative variance error accepted (assumption)
 
 @dataclass(frozen=True)
 class Cohort:
-    """``n`` members with cost ``scale x X``, ``X`` from ``model``.
+    """``n`` members with cost ``scale x R x X``, ``X`` from ``model``.
 
     ``model`` is a :mod:`vbsim.costs` model (``mean``, ``cdf``, ``lev``; a ``CompoundPoisson``
     is built from its severity) or a frozen ``scipy.stats`` distribution. ``count="poisson"``
-    makes the number of members Poisson with mean ``n``.
+    makes the number of members Poisson with mean ``n``. ``R`` is the member's risk score,
+    lognormal with mean 1 and log-sd ``risk_sd`` (as in :class:`vbsim.population.Cohort`;
+    default 0: every member has R = 1), independent across members.
 
     >>> from scipy import stats
     >>> Cohort(100, stats.expon(scale=10.0), scale=1.5).n
@@ -63,6 +65,7 @@ class Cohort:
     model: Any
     scale: float = 1.0
     count: str = "fixed"
+    risk_sd: float = 0.0
 
     def __post_init__(self) -> None:
         f = object.__setattr__
@@ -72,6 +75,7 @@ class Cohort:
         else:
             f(self, "n", check_real("Cohort.n", self.n, 0))
         f(self, "scale", check_real("Cohort.scale", self.scale, 0, lo_open=True))
+        f(self, "risk_sd", check_real("Cohort.risk_sd", self.risk_sd, 0, 2))
         if not hasattr(self.model, "cdf"):
             raise VbsimInputError(
                 f"Cohort.model must be a cost model or scipy.stats distribution; got {self.model!r}"
@@ -121,27 +125,57 @@ def _discretise(lev: Callable, h: float, n: int) -> np.ndarray:
     return f
 
 
+RISK_NODES = 24  # Gauss-Hermite nodes over the lognormal risk score (smooth in z: converges fast)
+
+
+def _risk_nodes(scale: float, risk_sd: float) -> tuple[np.ndarray, np.ndarray]:
+    """Multipliers scale x R_k and weights for E over R ~ lognormal(mean 1, log-sd risk_sd)."""
+    if risk_sd == 0:
+        return np.array([scale]), np.array([1.0])
+    z, w = np.polynomial.hermite_e.hermegauss(RISK_NODES)
+    return scale * np.exp(risk_sd * z - 0.5 * risk_sd**2), w / w.sum()
+
+
 class _Layer:
-    """One cohort's member layer in dollars: lev, exact mean and second moment."""
+    """One cohort's member layer in dollars: lev, exact mean and second moment.
+
+    Member cost Y = a X with a = scale x R; with a risk spread, Y is a mixture over Gauss-Hermite
+    nodes a_k, and every lev, cdf and moment is the weighted sum over the nodes.
+    """
 
     def __init__(self, c: Cohort, cap: float | None, layer: str):
         self.c, self.cap, self.layer = c, cap, layer
-        s, model = c.scale, c.model
-        self.base_mean = s * _attr(model, "mean")
-        self.base_var = s * s * _attr(model, "var") if hasattr(model, "var") else math.nan
+        model = c.model
+        self.a, self.w = _risk_nodes(c.scale, c.risk_sd)
+        ea2 = float(self.w @ self.a**2)  # E[(scale R)^2] = scale^2 exp(risk_sd^2)
+        mx = _attr(model, "mean")
+        vx = _attr(model, "var") if hasattr(model, "var") else math.nan
+        self.base_mean = c.scale * mx
+        self.base_var = ea2 * (vx + mx * mx) - self.base_mean**2
         self._lev_x = None if _is_compound(model) else _lev_fn(model)
+        self._exact_lev_x = (lambda d: np.asarray(model.lev(d), float)) if (
+            hasattr(model, "lev")) else self._lev_x
+
+    def _mix(self, fn: Callable, y: np.ndarray) -> np.ndarray:
+        """sum_k w_k a_k fn(y / a_k): E over the risk score of a lev-like function."""
+        y = np.asarray(y, float)
+        return sum(wk * ak * fn(y / ak) for ak, wk in zip(self.a, self.w, strict=True))
 
     def lev_y(self, y: np.ndarray, h: float, n: int) -> np.ndarray:
         """Uncapped member lev in dollars (lattice-exact for compound-Poisson models)."""
         if self._lev_x is None:  # compound Poisson: build on the lattice from the severity
             if not hasattr(self, "_cp"):
-                sev = _Layer(Cohort(1, self.c.model.severity, self.c.scale), None, "capped")
-                ph = np.fft.rfft(_discretise(lambda d: sev.lev_y(d, h, n), h, n), 2 * n)
-                pmf = np.fft.irfft(np.exp(self.c.model.rate * (ph - 1.0)), 2 * n)[:n]
-                pmf[-1] += 1.0 - pmf.sum()
+                sev = _lev_fn(self.c.model.severity)
+                pmf = np.zeros(n)
+                for ak, wk in zip(self.a, self.w, strict=True):
+                    f = _discretise(lambda d, ak=ak: ak * sev(d / ak), h, n)
+                    ph = np.fft.rfft(f, 2 * n)
+                    pk = np.fft.irfft(np.exp(self.c.model.rate * (ph - 1.0)), 2 * n)[:n]
+                    pk[-1] += 1.0 - pk.sum()
+                    pmf += wk * pk
                 self._cp = _lattice_lev(pmf, h)
             return self._cp(y)
-        return self.c.scale * self._lev_x(np.asarray(y, float) / self.c.scale)
+        return self._mix(self._lev_x, y)
 
     def lev(self, y: np.ndarray, h: float, n: int) -> np.ndarray:
         d = self.cap
@@ -152,53 +186,63 @@ class _Layer:
         return self.lev_y(np.asarray(y) + d, h, n) - self.lev_y(np.array([d]), h, n)[0]
 
     def _lev_exact(self, d: float) -> float:
-        """E[min(Y, d)] from the model's own lev, else by quadrature of the survival function."""
-        s, model = self.c.scale, self.c.model
-        if hasattr(model, "lev"):
-            return s * float(np.asarray(model.lev(d / s)))
+        """E[min(Y, d)] from the model's own lev (quadrature of the survival function for scipy)."""
+        if hasattr(self.c.model, "lev"):
+            return float(self._mix(self._exact_lev_x, np.array([d]))[0])
         return integrate.quad(self._sf, 0, d, limit=400, epsrel=1e-12)[0]
 
-    def _sf(self, y: float) -> float:
-        return 1.0 - float(self.c.model.cdf(y / self.c.scale))
+    def _sf(self, y: Any) -> Any:
+        """P(Y > y), vectorised over y."""
+        y = np.asarray(y, float)
+        cdf = sum(wk * np.asarray(self.c.model.cdf(y / ak), float)
+                  for ak, wk in zip(self.a, self.w, strict=True))
+        return 1.0 - cdf
 
     def moments(self) -> tuple[float, float]:
-        """Exact (mean, second moment) of the member layer; quad for capped layers."""
+        """Exact (mean, second moment) of the member layer; quadrature for capped layers."""
         d = self.cap
         if d is None:
             return self.base_mean, self.base_var + self.base_mean**2
         lev_d = self._lev_exact(d)
-        if _is_compound(self.c.model):  # numeric cdf: one vectorised call, not quad
-            hi = d if self.layer == "capped" else max(self.top(1e-12, self.base_mean), 2 * d)
-            lo = 0.0 if self.layer == "capped" else d
-            t = np.linspace(lo, hi, 2**16 + 1)
-            w = (t - (0.0 if self.layer == "capped" else d)) * (
-                1.0 - np.asarray(self.c.model.cdf(t / self.c.scale)))
-            m2 = 2 * float(np.sum((w[1:] + w[:-1]) / 2) * (t[1] - t[0]))
-            return (lev_d, m2) if self.layer == "capped" else (self.base_mean - lev_d, m2)
-        opts = {"limit": 200, "epsrel": 1e-8, "epsabs": 0.0}
+        if self.layer == "capped" and _is_compound(self.c.model):
+            # numeric cdf: one vectorised call (trapezoid on 2^16 cells), not scalar quad calls
+            t = np.linspace(0.0, d, 2**16 + 1)
+            g = t * self._sf(t)
+            m2c = 2 * float(np.sum((g[1:] + g[:-1]) / 2) * (t[1] - t[0]))
+        else:
+            opts = {"limit": 200, "epsrel": 1e-8, "epsabs": 0.0}
+            m2c = 2 * integrate.quad(lambda t: t * float(self._sf(t)), 0, d, **opts)[0]
         if self.layer == "capped":
-            m2 = 2 * integrate.quad(lambda t: t * self._sf(t), 0, d, **opts)[0]
-            return lev_d, m2
-        # (X-d)+^2 = X^2 - min(X,d)^2 - 2 d (X-d)+ : no quadrature over the far tail
-        m2_capped = 2 * integrate.quad(lambda t: t * self._sf(t), 0, d, **opts)[0]
+            return lev_d, m2c
+        # (Y-d)+^2 = Y^2 - min(Y,d)^2 - 2 d (Y-d)+ : no quadrature over the far tail
         ex2 = self.base_var + self.base_mean**2
-        m2 = ex2 - m2_capped - 2 * d * (self.base_mean - lev_d)
-        return self.base_mean - lev_d, m2
+        return self.base_mean - lev_d, ex2 - m2c - 2 * d * (self.base_mean - lev_d)
 
     def top(self, rel_tol: float, layer_mean: float) -> float:
         """A cost above which the member's tail carries < rel_tol of the layer's mean."""
         if self.cap is not None and self.layer == "capped":
             return self.cap
         target, y = rel_tol * layer_mean, max(self.base_mean, self.cap or 0.0, 1e-300)
-        lev = (lambda v: self.c.scale * self._lev_x(np.array([v / self.c.scale]))[0]) if (
-            self._lev_x is not None) else None
-        if lev is None:  # compound Poisson: mean + 40 sd is far into its tail
-            return self.base_mean + 40 * math.sqrt(self.base_var) + (self.cap or 0.0)
+        if self._lev_x is None:
+            # compound Poisson: a heavy total comes from one big claim (subexponential), so
+            # find where rate x E[(a C - y)+] is small, then add the member's other claims
+            sev = self.c.model.severity
+            rate, msev = self.c.model.rate, _attr(sev, "mean")
+
+            def tail(v: float) -> float:
+                return rate * float(self._mix(lambda u: msev - np.asarray(sev.lev(u)), v))
+
+            extra = self.base_mean + 12 * math.sqrt(self.base_var)
+        else:
+            def tail(v: float) -> float:
+                return self.base_mean - float(self._mix(self._exact_lev_x, np.array([v]))[0])
+
+            extra = 0.0
         for _ in range(200):
-            if self.base_mean - lev(y) <= target:
+            if tail(y) <= target:
                 break
             y *= 2
-        return y
+        return y + extra
 
 
 class ExactDistribution:
