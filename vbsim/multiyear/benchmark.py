@@ -224,7 +224,8 @@ class BenchmarkRule:
             if self.regional_blend:
                 H = (1 - self.regional_blend) * H + self.regional_blend * g[:, last, :]
             if m > 0 and self.prior_savings_share:
-                sav = np.mean(out_pc[:, base_idx, :] - a[:, base_idx, :], axis=1)
+                perf = base_idx[base_idx >= nb]  # base years that had a benchmark
+                sav = np.mean(out_pc[:, perf, :] - a[:, perf, :], axis=1)
                 H = H + self.prior_savings_share * np.maximum(sav, 0.0)
             end = T if m + 1 == len(starts) else starts[m + 1]
             for t in range(t0, end):
