@@ -2,9 +2,10 @@
 
 The engine streams over members and keeps only per-(scenario, year, cohort[, threshold])
 reductions, so memory is O(scenarios x years x cohorts x thresholds) whatever the number of
-members. Scenarios run in chunks from Python (a progress bar updates between chunks); inside a
-chunk the numba kernel runs scenarios in parallel. Random numbers are counter-based, so one seed
-gives identical results whatever the thread count, chunking or block size (docs/engine.md).
+members. Scenarios run in blocks on a thread pool of ``numba.get_num_threads()`` threads (the
+numba kernel releases the GIL); a progress bar updates as blocks finish. Random numbers are
+counter-based, so one seed gives identical results whatever the thread count, chunking or block
+size (docs/engine.md).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import json
 import math
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
+import numba
 import numpy as np
 import xarray as xr
 
@@ -31,7 +34,7 @@ from vbsim.engine.kernel import (
     NEW,
     RISK_MM,
     START,
-    simulate_chunk,
+    simulate_block,
 )
 from vbsim.population import Cohort, Population
 
@@ -150,32 +153,50 @@ def simulate(
     excess = np.zeros((n_scenarios, years, len(pop), thr.size))
 
     work = float(pop.members) * years
-    per_chunk = max(1, int(_CHUNK_SECONDS / (work * _NS_PER_MEMBER_YEAR * 1e-9)))
-    expected_s = work * n_scenarios * _NS_PER_MEMBER_YEAR * 1e-9
+    threads = max(1, numba.get_num_threads()) if backend == "numba" else 1
+    # scenarios per task: about _CHUNK_SECONDS of work, and at least 4 tasks per thread
+    per_chunk = max(1, min(int(_CHUNK_SECONDS / (work * _NS_PER_MEMBER_YEAR * 1e-9)),
+                           -(-n_scenarios // (4 * threads))))
+    expected_s = work * n_scenarios * _NS_PER_MEMBER_YEAR * 1e-9 / threads
     show = expected_s > 3.0 if progress is None else bool(progress)
     bar = None
     if show:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_scenarios, unit="scen", desc="vbsim simulate")
-    t0 = time.perf_counter()
     if backend == "numba":
-        run = simulate_chunk
+        kernel = simulate_block
     else:
-        from vbsim.engine.reference import simulate_reference as run
+        from vbsim.engine.reference import simulate_reference as kernel
+    trend = dp.trend_index
+
+    def task(first: int) -> int:
+        n = min(per_chunk, n_scenarios - first)
+        sl = slice(first, first + n)
+        args = (seed, first, n, years, pk["members"], pk["family"], pk["params"],
+                pk["risk_sd"], pk["rho"], pk["mortality"], pk["uplift"], pk["churn"],
+                pk["replacement"], np.ascontiguousarray(trend[sl]), thr)
+        if backend == "numba":
+            kernel(*args, block, stats[sl], excess[sl])
+        else:
+            kernel(*args, stats[sl], excess[sl])
+        return n
+
+    t0 = time.perf_counter()
+    starts = range(0, n_scenarios, per_chunk)
     try:
-        for first in range(0, n_scenarios, per_chunk):
-            n = min(per_chunk, n_scenarios - first)
-            sl = slice(first, first + n)
-            args = (seed, scenario_start + first, n, years, pk["members"], pk["family"], pk["params"],
-                    pk["risk_sd"], pk["rho"], pk["mortality"], pk["uplift"], pk["churn"],
-                    pk["replacement"], np.ascontiguousarray(dp.trend_index[sl]), thr)
-            if backend == "numba":
-                run(*args, block, stats[sl], excess[sl])
-            else:
-                run(*args, stats[sl], excess[sl])
-            if bar is not None:
-                bar.update(n)
+        if threads == 1 or len(starts) == 1:
+            for first in starts:
+                done = task(first)
+                if bar is not None:
+                    bar.update(done)
+        else:
+            # each task writes its own rows; the kernel releases the GIL
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                for fut in as_completed([pool.submit(task, f) for f in starts]):
+                    done = fut.result()
+                    if bar is not None:
+                        bar.update(done)
     finally:
         if bar is not None:
             bar.close()

@@ -22,11 +22,16 @@ from vbsim.engine.rng import (
     CLAIM,
     EXIT,
     LATENT,
+    P_HIGH,
+    P_LOW,
     REPLACE,
     RISK,
+    fexp_nb,
     key_nb,
     mix_nb,
+    ninv_central_nb,
     ninv_nb,
+    ninv_tail_nb,
     phi_nb,
     sf_nb,
     unit_nb,
@@ -40,7 +45,7 @@ MM, COST, RISK_MM, DEATHS, START, NEW, LEAVERS = range(7)
 N_STATS = 7
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", nogil=True)
 def member_cost(fam: int, p: np.ndarray, z: float, kc: np.uint64, i: int) -> float:
     """Annual cost of a risk-1 member with latent rank ``z`` (see docs/engine.md)."""
     if fam == 0:  # Lognormal: exp(mu + sigma z)
@@ -75,107 +80,168 @@ def member_cost(fam: int, p: np.ndarray, z: float, kc: np.uint64, i: int) -> flo
     return tot
 
 
-@njit(parallel=True, cache=True)
-def simulate_chunk(seed, first, n_scen, years, members, family, params, risk_sd, rho,
+@njit(cache=True, nogil=True)
+def simulate_block(seed, first, n_scen, years, members, family, params, risk_sd, rho,
                    mortality, uplift, churn, replacement, trend_index, thresholds, block_size,
                    stats, excess):
     """Fill ``stats[s, t, c, :]`` and ``excess[s, t, c, k]`` for scenarios first..first+n-1.
 
-    ``stats`` and ``excess`` must be zeroed; ``trend_index`` has shape (n_scen, years).
+    ``stats`` and ``excess`` (zeroed) and ``trend_index`` have ``n_scen`` rows. Serial and
+    ``nogil``: :func:`vbsim.simulate.simulate` runs blocks of scenarios on a thread pool.
+    One thread runs a whole scenario, so the order of every sum is fixed whatever the
+    number of threads.
+    """
+    for sl in range(n_scen):
+        scenario_kernel(seed, first + sl, sl, years, members, family, params, risk_sd, rho,
+                        mortality, uplift, churn, replacement, trend_index, thresholds,
+                        block_size, stats, excess)
+
+
+@njit(parallel=True, cache=True)
+def simulate_chunk(seed, first, n_scen, years, members, family, params, risk_sd, rho,
+                   mortality, uplift, churn, replacement, trend_index, thresholds, block_size,
+                   stats, excess):
+    """Same as :func:`simulate_block` with numba's ``prange`` over scenarios.
+
+    Kept for comparison (``benchmarks/engine.py --prange``): on the machines measured, the
+    same per-scenario code ran about 2x slower per thread inside a numba parallel region than
+    when called from a thread pool, so :func:`vbsim.simulate.simulate` uses the pool.
+    """
+    for sl in prange(n_scen):
+        scenario_kernel(seed, first + sl, sl, years, members, family, params, risk_sd, rho,
+                        mortality, uplift, churn, replacement, trend_index, thresholds,
+                        block_size, stats, excess)
+
+
+@njit(cache=True, nogil=True)
+def scenario_kernel(seed, s, sl, years, members, family, params, risk_sd, rho, mortality,
+                    uplift, churn, replacement, trend_index, thresholds, block_size, stats,
+                    excess):
+    """One scenario ``s`` (row ``sl`` of the chunk's outputs).
+
+    Serial, so LLVM optimises it fully (code inside a parfor body is not vectorised).
+    Inside a block-year the work is split into passes so that LLVM vectorises the
+    arithmetic ones (uniforms, central inverse normal, latent update, lognormal cost); the
+    rare branches (normal tails, new members) and the in-order reductions are scalar passes.
     """
     n_coh = members.size
     n_thr = thresholds.size
     useed = np.uint64(seed)
-    for sl in prange(n_scen):
-        s = first + sl
-        z = np.empty(block_size)
-        r = np.empty(block_size)
-        mort = np.empty(block_size)
-        occ = np.empty(block_size, np.int8)  # 0 empty, 1 occupied, 2 to be filled
-        exc = np.empty(n_thr)
-        for c in range(n_coh):
-            n = members[c]
-            fam = family[c]
-            p = params[c]
-            sr = risk_sd[c]
-            rc = rho[c]
-            ac = math.sqrt(1.0 - rc * rc)
-            mc, uc, cc, rep = mortality[c], uplift[c], churn[c], replacement[c]
-            cap = 1.0 - cc
-            for b0 in range(0, n, block_size):
-                nb = min(block_size, n - b0)
+    z = np.empty(block_size)
+    r = np.empty(block_size)
+    mort = np.empty(block_size)
+    occ = np.empty(block_size, np.int8)  # 0 empty, 1 occupied, 2 to be filled
+    ul = np.empty(block_size)
+    ux = np.empty(block_size)
+    e = np.empty(block_size)
+    x = np.empty(block_size)
+    exc = np.empty(n_thr)
+    for c in range(n_coh):
+        n = members[c]
+        fam = family[c]
+        p = params[c]
+        sr = risk_sd[c]
+        rc = rho[c]
+        ac = math.sqrt(1.0 - rc * rc)
+        mc, uc, cc, rep = mortality[c], uplift[c], churn[c], replacement[c]
+        cap = 1.0 - cc
+        for b0 in range(0, n, block_size):
+            nb = min(block_size, n - b0)
+            for j in range(nb):
+                occ[j] = 2
+            for t in range(years):
+                kl = key_nb(useed, s, t + 1, c, LATENT)
+                ke = key_nb(useed, s, t + 1, c, EXIT)
+                kr = key_nb(useed, s, t + 1, c, RISK)
+                kc = key_nb(useed, s, t + 1, c, CLAIM)
+                kp = key_nb(useed, s, t + 1, c, REPLACE)
+                tr = trend_index[sl, t]
+                # pass 1 (vector): uniforms for the latent innovation and the exit
                 for j in range(nb):
-                    occ[j] = 2
-                for t in range(years):
-                    kl = key_nb(useed, s, t + 1, c, LATENT)
-                    ke = key_nb(useed, s, t + 1, c, EXIT)
-                    kr = key_nb(useed, s, t + 1, c, RISK)
-                    kc = key_nb(useed, s, t + 1, c, CLAIM)
-                    kp = key_nb(useed, s, t + 1, c, REPLACE)
-                    tr = trend_index[sl, t]
-                    a_mm = stats[sl, t, c, MM]
-                    a_cost = stats[sl, t, c, COST]
-                    a_rmm = stats[sl, t, c, RISK_MM]
-                    a_dead = stats[sl, t, c, DEATHS]
-                    a_start = stats[sl, t, c, START]
-                    a_new = stats[sl, t, c, NEW]
-                    a_left = stats[sl, t, c, LEAVERS]
-                    for k in range(n_thr):
-                        exc[k] = excess[sl, t, c, k]
+                    ul[j] = unit_nb(word_nb(kl, b0 + j))
+                    ux[j] = unit_nb(word_nb(ke, b0 + j))
+                # pass 2 (vector): central inverse normal for every member
+                for j in range(nb):
+                    e[j] = ninv_central_nb(ul[j])
+                # pass 3 (scalar, ~5% + entrants): normal tails; new members' risk score
+                for j in range(nb):
+                    u = ul[j]
+                    if u < P_LOW or u > P_HIGH:
+                        e[j] = ninv_tail_nb(u)
+                    if occ[j] == 2:
+                        rj = math.exp(sr * ninv_nb(unit_nb(word_nb(kr, b0 + j)))
+                                      - 0.5 * sr * sr)
+                        r[j] = rj
+                        mort[j] = min(mc * rj, cap)
+                        z[j] = 0.0
+                # pass 4 (vector): latent AR(1); a new member starts at its innovation
+                for j in range(nb):
+                    zj = rc * z[j] + ac * e[j]
+                    z[j] = e[j] if occ[j] == 2 else zj
+                # pass 5: cost of a full year (vector for the lognormal family)
+                if fam == 0:
+                    scale = math.exp(p[0]) * tr
+                    s1 = p[1]
                     for j in range(nb):
-                        o = occ[j]
-                        if o == 0:
-                            continue
-                        i = b0 + j
-                        e = ninv_nb(unit_nb(word_nb(kl, i)))
-                        if o == 2:
-                            z[j] = e
-                            rj = math.exp(sr * ninv_nb(unit_nb(word_nb(kr, i))) - 0.5 * sr * sr)
-                            r[j] = rj
-                            mort[j] = min(mc * rj, cap)
-                            if t > 0:
-                                a_new += 1.0
+                        x[j] = fexp_nb(s1 * z[j]) * (r[j] * scale)
+                else:
+                    for j in range(nb):
+                        x[j] = member_cost(fam, p, z[j], kc, b0 + j) * (r[j] * tr)
+                # pass 6 (scalar, member order): exits and reductions
+                a_mm = stats[sl, t, c, MM]
+                a_cost = stats[sl, t, c, COST]
+                a_rmm = stats[sl, t, c, RISK_MM]
+                a_dead = stats[sl, t, c, DEATHS]
+                a_start = stats[sl, t, c, START]
+                a_new = stats[sl, t, c, NEW]
+                a_left = stats[sl, t, c, LEAVERS]
+                for k in range(n_thr):
+                    exc[k] = excess[sl, t, c, k]
+                for j in range(nb):
+                    o = occ[j]
+                    if o == 0:
+                        continue
+                    a_start += 1.0
+                    if o == 2 and t > 0:
+                        a_new += 1.0
+                    rj = r[j]
+                    xj = x[j]
+                    ue = ux[j]
+                    mj = mort[j]
+                    if ue < mj:  # death at time f, full-year cost x uplift
+                        f = ue / mj
+                        xj = xj * uc
+                        a_dead += 1.0
+                        gone = True
+                    elif ue < mj + cc:  # leaves at time f, cost pro-rated
+                        f = (ue - mj) / cc
+                        xj = xj * f
+                        a_left += 1.0
+                        gone = True
+                    else:
+                        f = 1.0
+                        gone = False
+                    if gone:
+                        if rep >= 1.0 or unit_nb(word_nb(kp, b0 + j)) < rep:
+                            occ[j] = 2
                         else:
-                            z[j] = rc * z[j] + ac * e
-                        a_start += 1.0
-                        rj = r[j]
-                        x = member_cost(fam, p, z[j], kc, i) * rj * tr
-                        ue = unit_nb(word_nb(ke, i))
-                        mj = mort[j]
-                        if ue < mj:  # death at time f, full-year cost x uplift
-                            f = ue / mj
-                            x = x * uc
-                            a_dead += 1.0
-                            gone = True
-                        elif ue < mj + cc:  # leaves at time f, cost pro-rated
-                            f = (ue - mj) / cc
-                            x = x * f
-                            a_left += 1.0
-                            gone = True
-                        else:
-                            f = 1.0
-                            gone = False
-                        if gone:
-                            if rep >= 1.0 or unit_nb(word_nb(kp, i)) < rep:
-                                occ[j] = 2
-                            else:
-                                occ[j] = 0
-                        else:
-                            occ[j] = 1
-                        mm = 12.0 * f
-                        a_mm += mm
-                        a_cost += x
-                        a_rmm += rj * mm
-                        for k in range(n_thr):
-                            d = x - thresholds[k]
-                            if d > 0.0:
-                                exc[k] += d
-                    stats[sl, t, c, MM] = a_mm
-                    stats[sl, t, c, COST] = a_cost
-                    stats[sl, t, c, RISK_MM] = a_rmm
-                    stats[sl, t, c, DEATHS] = a_dead
-                    stats[sl, t, c, START] = a_start
-                    stats[sl, t, c, NEW] = a_new
-                    stats[sl, t, c, LEAVERS] = a_left
+                            occ[j] = 0
+                    else:
+                        occ[j] = 1
+                    mm = 12.0 * f
+                    a_mm += mm
+                    a_cost += xj
+                    a_rmm += rj * mm
                     for k in range(n_thr):
-                        excess[sl, t, c, k] = exc[k]
+                        d = xj - thresholds[k]
+                        if d > 0.0:
+                            exc[k] += d
+                stats[sl, t, c, MM] = a_mm
+                stats[sl, t, c, COST] = a_cost
+                stats[sl, t, c, RISK_MM] = a_rmm
+                stats[sl, t, c, DEATHS] = a_dead
+                stats[sl, t, c, START] = a_start
+                stats[sl, t, c, NEW] = a_new
+                stats[sl, t, c, LEAVERS] = a_left
+                for k in range(n_thr):
+                    excess[sl, t, c, k] = exc[k]
