@@ -169,3 +169,14 @@ def test_settlement_to_dict_order():
     assert isinstance(s, Settlement)
     d = s.to_dict()
     assert list(d)[0] == "benchmark" and d["payment"] == s.payment
+
+
+def test_from_spec_overrides_build_terms():
+    c = from_spec({"preset": "reach", "option": "global", "year": 2025, "overrides": {
+        "stop_loss": [{"type": "individual_stop_loss", "attachment": 250000, "coinsurance": 0.1}],
+        "capitation": {"type": "capitation", "pmpm": 900.0}}})
+    assert c.thresholds == (250_000.0,) and c.capitation.pmpm == 900.0
+    with pytest.raises(VbsimInputError, match=r"contracts.g.overrides.stop_loss\[0\].attachment"):
+        from_spec({"preset": "reach", "option": "global", "overrides": {
+            "stop_loss": [{"type": "individual_stop_loss", "attachment": -1}]}},
+            where="contracts.g")

@@ -171,6 +171,9 @@ def replace(contract: Contract, changes: Mapping[str, Any], *, where: str = "con
     for k, v in changes.items():
         if k in _SLOTS and isinstance(v, Mapping):
             v = _term(v, f"{where}.{k}", _SLOT_DEFAULT.get(k))
+        elif k == "stop_loss" and isinstance(v, (list, tuple)):
+            v = tuple(x if not isinstance(x, Mapping) else _term(x, f"{where}.stop_loss[{i}]")
+                      for i, x in enumerate(v))
         built[k] = v
     try:
         return contract.replace(**built)
