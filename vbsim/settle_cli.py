@@ -16,6 +16,7 @@ One row comes from flags (``--benchmark --expenditure --beneficiaries --quality-
 from ``--csv rows.csv`` whose columns are settle() context names (``benchmark``, ``expenditure``,
 ``assigned_beneficiaries`` or ``beneficiaries``, ``quality_score``, ``quality_standard_met``,
 ``revenue``, ``relief``, ``member_months``, ``episodes``; an optional ``id`` column labels rows).
+``--scenario FILE.toml`` adds every contract of the file's ``[contracts.NAME]`` tables.
 The table shows the savings rate on the final benchmark, whether the MSR/MLR gate was met and a
 cap or limit bound, and the payment, provider net and payer net; ``--out`` writes every
 settlement component.
@@ -87,6 +88,29 @@ def parse_contract(text: str) -> Contract:
     raise VbsimInputError(usage)
 
 
+def scenario_contracts(path: str) -> list[Contract]:
+    """The contracts of a scenario TOML file's ``[contracts.NAME]`` tables (named NAME)."""
+    import tomllib
+
+    from vbsim.contracts import from_spec
+
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise VbsimInputError(f"cannot read --scenario {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise VbsimInputError(f"{path} is not valid TOML: {exc}") from None
+    table = data.get("contracts")
+    if not isinstance(table, dict) or not table:
+        raise VbsimInputError(f"{path} has no [contracts.NAME] tables")
+    out = []
+    for name, spec in table.items():
+        c = from_spec(spec, where=f"contracts.{name}")
+        out.append(c if isinstance(spec, dict) and "name" in spec else c.with_name(name))
+    return out
+
+
 def _msr(s: str) -> float | str:
     return s if s == "table" else float(s)
 
@@ -101,8 +125,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--contract", action="append", required=True, metavar="SPEC",
+    p.add_argument("--contract", action="append", default=[], metavar="SPEC",
                    help="mssp:E[:0.02], mssp2018:1, reach:global[:2025], lead:global, bpci")
+    p.add_argument("--scenario", metavar="FILE.toml",
+                   help="also settle every contract of this scenario file's [contracts] table")
     p.add_argument("--csv", help="CSV of rows (columns named like the settle() context)")
     p.add_argument("--benchmark", type=float, help="pre-discount benchmark total ($)")
     p.add_argument("--expenditure", type=float, help="actual expenditure total ($)")
@@ -222,6 +248,10 @@ def main(argv: Sequence[str] | argparse.Namespace | None = None) -> int:
         args = p.parse_args(argv)
     try:
         contracts = [parse_contract(t) for t in args.contract]
+        if getattr(args, "scenario", None):
+            contracts += scenario_contracts(args.scenario)
+        if not contracts:
+            raise VbsimInputError("give at least one --contract (or --scenario FILE.toml)")
         records = settle_rows(contracts, _rows(args))
     except VbsimInputError as exc:
         if isinstance(argv, argparse.Namespace):

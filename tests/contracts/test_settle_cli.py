@@ -70,3 +70,17 @@ def test_module_entry_point():
                         "--quality-score", "1"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "5,651,337" in r.stdout  # DOMAIN.md example 6
+
+
+def test_scenario_contracts(tmp_path, capsys):
+    p = tmp_path / "s.toml"
+    p.write_text('[contracts.enh]\npreset = "mssp"\nlevel = "ENHANCED"\nmsr = 0.02\n'
+                 '[contracts.custom]\nname = "custom"\n'
+                 'sharing = { type = "corridors", bands_savings = [[0, inf, 0.5]] }\n')
+    assert main(["--scenario", str(p), "--benchmark", "240e6", "--expenditure", "228e6"]) == 0
+    out = capsys.readouterr().out
+    assert "enh" in out and "8,820,000" in out and "custom" in out
+    assert main(["--benchmark", "1", "--expenditure", "1"]) == 2
+    p.write_text('[contracts.bad]\npreset = "mssp"\nlevel = "Q"\n')
+    assert main(["--scenario", str(p), "--benchmark", "1", "--expenditure", "1"]) == 2
+    assert "contracts.bad.level" in capsys.readouterr().err
