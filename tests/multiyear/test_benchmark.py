@@ -169,3 +169,23 @@ def test_validation_messages():
         MultiYearContract("lead", TWO_SIDED)
     with pytest.raises(VbsimInputError, match="discount_by_year"):
         MultiYearContract(FixedBenchmark(), TWO_SIDED, discount_by_year=(0.02, 1.5))
+
+
+def test_ageing_beyond_the_risk_cap_costs_the_aco_and_coding_gains_up_to_it():
+    from vbsim.multiyear import with_risk_drift
+
+    d = 0.02
+    p = demo_paths(years=8, trend=0.0, n_scenarios=1)
+    aged = with_risk_drift(p, d, first_year=4)  # PY1 on: risk and cost +2% a year
+    st = MultiYearContract(FixedBenchmark(), TWO_SIDED).settle_paths(aged)
+    k = np.arange(1, 6)
+    B0 = 12_000 * 10_000 + 60_000 * 500
+    np.testing.assert_allclose(st["benchmark"].values[0], B0 * np.minimum(1.02**k, 1.03),
+                               rtol=1e-12)
+    np.testing.assert_allclose(st["expenditure"].values[0], B0 * 1.02**k, rtol=1e-12)
+    coded = with_risk_drift(p, d, first_year=4, cost_follows=False)
+    st2 = MultiYearContract(FixedBenchmark(), TWO_SIDED).settle_paths(coded)
+    np.testing.assert_allclose(st2["gross_savings"].values[0],
+                               B0 * (np.minimum(1.02**k, 1.03) - 1), rtol=1e-9)
+    with pytest.raises(VbsimInputError, match="no such cohort"):
+        with_risk_drift(p, {"esrd": 0.01})

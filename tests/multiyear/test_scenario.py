@@ -43,6 +43,10 @@ MY = """
 savings_by_year = [0.01, 0.02]
 [multiyear.cohort_growth]
 high_needs = 0.10
+[multiyear.risk_drift]
+aged = 0.01
+[multiyear.coding_drift]
+high_needs = 0.02
 [multiyear.cash]
 discount_rate = 0.04
 [multiyear.strategies.mssp_enhanced]
@@ -84,10 +88,16 @@ def test_dynamics_start_in_performance_year_one(tmp_path):
     s = load(_write(tmp_path, SMALL + MY))
     p = demo_paths(years=6, trend=0.0, cohorts=("aged", "high_needs"), n_scenarios=1)
     q = s.apply_dynamics(p)
-    f = (q["cost"] / p["cost"]).sel(cohort="aged").values[0]
-    np.testing.assert_allclose(f, [1, 1, 1, 0.99, 0.98, 0.98])  # last saving repeats
     g = (q["member_months"] / p["member_months"]).sel(cohort="high_needs").values[0]
     np.testing.assert_allclose(g, [1, 1, 1, 1.1, 1.21, 1.331])
+    f = (q["cost"] / p["cost"]).sel(cohort="aged").values[0]
+    # savings (last repeats) times ageing drift
+    np.testing.assert_allclose(f, [1, 1, 1, 0.99 * 1.01, 0.98 * 1.01**2, 0.98 * 1.01**3])
+    r = (q["risk_score"] / p["risk_score"]).values[0]
+    np.testing.assert_allclose(r[:, 0], [1, 1, 1, 1.01, 1.01**2, 1.01**3])
+    np.testing.assert_allclose(r[:, 1], [1, 1, 1, 1.02, 1.02**2, 1.02**3])
+    hn = (q["cost"] / p["cost"]).sel(cohort="high_needs").values[0]
+    np.testing.assert_allclose(hn, g * [1, 1, 1, 0.99, 0.98, 0.98])  # coding: cost unchanged
 
 
 def test_run_small(tmp_path):
@@ -105,6 +115,7 @@ def test_run_small(tmp_path):
     ("[multiyear.strategies.lead_global]\nagreement_years = 5\n", "fixed rule never rebases"),
     ("[multiyear.strategies.lead_global]\nweights = [0.5, 0.6]\n", "weights must sum to 1"),
     ("[multiyear.cohort_growth]\nesrd = 0.1\n", "cohort_growth.esrd: no such cohort"),
+    ("[multiyear.risk_drift]\naged = 2.0\n", "multiyear.risk_drift.aged must be in"),
     ("[multiyear.cash]\nlag = 3\n", "multiyear.cash.lag: unknown field"),
 ])
 def test_errors_name_the_field(tmp_path, extra, fragment):

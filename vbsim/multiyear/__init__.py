@@ -24,7 +24,7 @@ from .compare import (
     summarize,
 )
 from .contract import MultiYearContract, by_year, year_context
-from .dynamics import growth_weights, reweight_cohorts, with_savings
+from .dynamics import growth_weights, reweight_cohorts, with_risk_drift, with_savings
 from .plot import fan_chart, npv_distribution
 from .scenario import MultiYearScenario
 from .scenario import load as load_scenario
@@ -54,6 +54,7 @@ __all__ = [
     "standard_strategies",
     "summarize",
     "update_index",
+    "with_risk_drift",
     "with_savings",
     "year_context",
 ]

@@ -20,7 +20,7 @@ import xarray as xr
 
 from vbsim._validate import VbsimInputError, check_array, check_real
 
-__all__ = ["EXTENSIVE", "reweight_cohorts", "growth_weights", "with_savings"]
+__all__ = ["EXTENSIVE", "reweight_cohorts", "growth_weights", "with_risk_drift", "with_savings"]
 
 #: CostPaths variables that are sums over members (scaled by a cohort weight).
 EXTENSIVE = ("member_months", "cost", "cost_capped", "excess", "deaths", "benchmark")
@@ -119,5 +119,47 @@ def with_savings(
     for v in ("cost", "cost_capped", "excess"):
         if v in out:
             out[v] = out[v] * fac
+    out.attrs = dict(paths.attrs)
+    return out
+
+
+def with_risk_drift(
+    paths: xr.Dataset, drift: Mapping[str, float] | float, *, first_year: int = 1,
+    cost_follows: bool = True,
+) -> xr.Dataset:
+    """Let mean risk scores drift by ``drift`` a year from ``first_year`` (ageing, coding).
+
+    With ``cost_follows`` (ageing: members get sicker) cost, its capped/excess statistics and the
+    engine's expected cost (``benchmark``) scale with the risk score, since a member's cost is
+    risk score x a draw (docs/engine.md). Without it (coding intensity) only the risk score moves.
+    ``drift`` is one rate for every cohort or ``{cohort: rate}``. A cohort-level approximation of
+    what the engine does not simulate (members ageing); see docs/multiyear.md.
+
+    >>> from vbsim.multiyear import demo_paths
+    >>> p = with_risk_drift(demo_paths(years=3, trend=0.0), 0.02, first_year=2)
+    >>> p["risk_score"].sel(cohort="aged").values[0].round(4).tolist()
+    [1.0, 1.02, 1.0404]
+    """
+    cohorts = [str(c) for c in paths["cohort"].values]
+    rates = dict.fromkeys(cohorts, 0.0)
+    if isinstance(drift, Mapping):
+        for name, r in drift.items():
+            if name not in cohorts:
+                raise VbsimInputError(f"drift[{name!r}]: no such cohort; cohorts: {cohorts}")
+            rates[name] = check_real(f"drift[{name!r}]", r, -0.5, 1.0)
+    else:
+        r = check_real("drift", drift, -0.5, 1.0)
+        rates = dict.fromkeys(cohorts, r)
+    years = paths["year"].values
+    steps = np.maximum(0, years - first_year + 1)
+    fac = np.stack([(1.0 + rates[c]) ** steps for c in cohorts], axis=1)
+    f = xr.DataArray(fac, dims=("year", "cohort"),
+                     coords={"year": paths["year"], "cohort": paths["cohort"]})
+    out = paths.copy()
+    out["risk_score"] = out["risk_score"] * f
+    if cost_follows:
+        for v in ("cost", "cost_capped", "excess", "benchmark"):
+            if v in out:
+                out[v] = out[v] * f
     out.attrs = dict(paths.attrs)
     return out

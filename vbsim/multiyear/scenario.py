@@ -9,6 +9,10 @@ every 5 years) unless ``[multiyear.strategies.NAME]`` says otherwise::
     savings_by_year = [0.0, 0.01, 0.02]   # the ACO's cost reduction by performance year
     [multiyear.cohort_growth]
     high_needs = 0.05                      # annual growth of a cohort's alignment from PY1
+    [multiyear.risk_drift]
+    aged_non_dual = 0.01                   # ageing: risk score and cost +1% a year from PY1
+    [multiyear.coding_drift]
+    aged_non_dual = 0.005                  # coding intensity: risk score only
     [multiyear.cash]
     reconciliation_lag_months = 9.0
     discount_rate = 0.05
@@ -37,11 +41,12 @@ from .benchmark import BenchmarkRule
 from .cash import CashTerms
 from .compare import LEAD_GLOBAL_DISCOUNTS, LEAD_WITHHOLD, PCC_SHARE, compare
 from .contract import MultiYearContract
-from .dynamics import growth_weights, reweight_cohorts, with_savings
+from .dynamics import growth_weights, reweight_cohorts, with_risk_drift, with_savings
 
 __all__ = ["MultiYearScenario", "from_dict", "load"]
 
-_MY_KEYS = ("savings_by_year", "cohort_growth", "cash", "strategies")
+_MY_KEYS = ("savings_by_year", "cohort_growth", "risk_drift", "coding_drift", "cash",
+            "strategies")
 _STRATEGY_KEYS = {f.name for f in dataclasses.fields(BenchmarkRule)} | {
     "rule", "discount_by_year", "withhold_by_year"} | {
     f.name for f in dataclasses.fields(CashTerms)}
@@ -66,6 +71,8 @@ class MultiYearScenario:
     cash: dict[str, CashTerms]
     savings_by_year: tuple[float, ...] = ()
     cohort_growth: dict[str, float] = dataclasses.field(default_factory=dict)
+    risk_drift: dict[str, float] = dataclasses.field(default_factory=dict)
+    coding_drift: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def base_years(self) -> int:
@@ -97,8 +104,14 @@ class MultiYearScenario:
         return self.apply_dynamics(paths)
 
     def apply_dynamics(self, paths: xr.Dataset) -> xr.Dataset:
-        """Apply ``savings_by_year`` (from PY1) and ``cohort_growth`` to simulated paths."""
+        """Apply ``savings_by_year``, ``risk_drift``, ``coding_drift`` and ``cohort_growth``
+        (all from PY1) to simulated paths."""
         nb = self.base_years
+        if self.risk_drift:
+            paths = with_risk_drift(paths, self.risk_drift, first_year=nb + 1)
+        if self.coding_drift:
+            paths = with_risk_drift(paths, self.coding_drift, first_year=nb + 1,
+                                    cost_follows=False)
         ny = paths.sizes["year"] - nb
         if self.savings_by_year:
             s = [self.savings_by_year[min(k, len(self.savings_by_year) - 1)] for k in range(ny)]
@@ -171,7 +184,7 @@ def from_dict(data: Mapping[str, Any], *, where: str = "scenario") -> MultiYearS
     Traceback (most recent call last):
     ...
     vbsim._validate.VbsimInputError: x.toml: multiyear.savings: unknown field; allowed: \
-savings_by_year, cohort_growth, cash, strategies
+savings_by_year, cohort_growth, risk_drift, coding_drift, cash, strategies
     """
     from vbsim import scenario as base
 
@@ -214,15 +227,23 @@ savings_by_year, cohort_growth, cash, strategies
     if "savings_by_year" in my:
         sav = tuple(check_array("multiyear.savings_by_year", my["savings_by_year"], -0.5, 0.5)
                     .ravel().tolist())
-    growth = {}
     cohorts = list(sc.population.names)
-    for c, g in (my.get("cohort_growth", {}) or {}).items():
-        if c not in cohorts:
-            raise VbsimInputError(f"{where}: multiyear.cohort_growth.{c}: no such cohort; "
-                                  f"cohorts: {', '.join(cohorts)}")
-        growth[c] = check_real(f"multiyear.cohort_growth.{c}", g, -0.5, 1.0)
+    rates: dict[str, dict[str, float]] = {}
+    for key in ("cohort_growth", "risk_drift", "coding_drift"):
+        rates[key] = {}
+        table = my.get(key, {}) or {}
+        if not isinstance(table, Mapping):
+            raise VbsimInputError(f"{where}: multiyear.{key} must be a table cohort = rate")
+        for c, g in table.items():
+            if c not in cohorts:
+                raise VbsimInputError(f"{where}: multiyear.{key}.{c}: no such cohort; "
+                                      f"cohorts: {', '.join(cohorts)}")
+            try:
+                rates[key][c] = check_real(f"multiyear.{key}.{c}", g, -0.5, 1.0)
+            except VbsimInputError as exc:
+                raise VbsimInputError(f"{where}: {exc}") from None
     return MultiYearScenario(scenario=sc, strategies=strategies, cash=cash,
-                             savings_by_year=sav, cohort_growth=growth)
+                             savings_by_year=sav, **rates)
 
 
 def load(path: str | Path) -> MultiYearScenario:
