@@ -72,16 +72,10 @@ def _img(ax: Any, alt: str, cls: str = "") -> str:
 
 
 def _contracts_table(contracts: dict[str, Any]) -> str:
-    rows = []
-    for name, c in contracts.items():
-        params = {k: v for k, v in c.params().items() if k not in ("name", "source")
-                  and v is not None}
-        txt = "; ".join(f"{k} = {v}" for k, v in params.items())
-        src = c.params().get("source", "")
-        rows.append(f"<tr><th>{html.escape(name)}</th><td>{html.escape(txt)}</td>"
-                    f"<td class='note'>{html.escape(str(src))}</td></tr>")
-    return ("<table><caption>Offers on the table</caption><tr><th>offer</th><th>parameters"
-            "</th><th>source</th></tr>" + "".join(rows) + "</table>")
+    from .negotiate import ContractTable
+
+    return ("<p><b>Offers on the table</b> (cells differing from the first offer shaded)</p>"
+            + ContractTable(contracts)._repr_html_())
 
 
 def _frontier_grid(contract: Any) -> dict[str, list[float]]:

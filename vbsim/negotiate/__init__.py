@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from .breakeven import BreakEven, breakeven, corridor_width
 from .compare import Comparison, compare
+from .display import ContractTable
 from .frontier import Frontier, frontier
 from .panel import PanelCurve, panel_curve
 from .resettle import Resettler, threshold_grid
 from .sensitivity import Assumption, Tornado, standard_assumptions, tornado
 
-__all__ = ["Assumption", "BreakEven", "Comparison", "Frontier", "PanelCurve", "Resettler",
-           "Tornado", "breakeven", "compare", "corridor_width", "frontier", "panel_curve",
-           "standard_assumptions", "threshold_grid", "tornado"]
+__all__ = [
+    "Assumption", "BreakEven", "Comparison", "ContractTable", "Frontier", "PanelCurve",
+    "Resettler", "Tornado", "breakeven", "compare", "corridor_width", "frontier", "panel_curve",
+    "standard_assumptions", "threshold_grid", "tornado",
+]
