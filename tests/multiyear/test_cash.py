@@ -73,7 +73,8 @@ def _first_breach_by_events(st, terms):
     net = st["provider_net"].values
     cap = terms.capitation_share or 0.0
     adv = cap * (st["final_benchmark"].values - st["expenditure"].values)
-    reserve = terms.guarantee_share * st["base_expenditure"].values
+    base = st["base_expenditure"].values
+    spend = st["expenditure"].values
     out = []
     for s in range(net.shape[0]):
         events = []
@@ -84,7 +85,11 @@ def _first_breach_by_events(st, terms):
         horizon = max(e[0] for e in events)
         for year in range(1, int(math.ceil(horizon / 12)) + 1):
             cum = sum(a for m, a in events if m <= 12 * year + 1e-9)
-            if cum < -reserve[s]:
+            if terms.guarantee_basis == "base":
+                prior = base[s]
+            else:  # spend of the performance year before this cash year
+                prior = base[s] if year == 1 else spend[s, min(year - 1, spend.shape[1]) - 1]
+            if cum < -terms.guarantee_share * prior:
                 first = year
                 break
         out.append(first)
@@ -93,7 +98,9 @@ def _first_breach_by_events(st, terms):
 
 @pytest.mark.parametrize("terms", [CashTerms(guarantee_share=0.02),
                                    CashTerms(capitation_share=1.0, guarantee_share=0.04,
-                                             reconciliation_lag_months=8.5)])
+                                             reconciliation_lag_months=8.5),
+                                   CashTerms(guarantee_share=0.02, guarantee_basis="prior_year",
+                                             reconciliation_lag_months=15)])
 def test_first_breach_year_matches_event_walk(terms):
     st = _settled(noise=0.03, n=150)
     cf = cash_flows(st, terms)

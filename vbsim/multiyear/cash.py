@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from vbsim._validate import VbsimInputError, check_real
+from vbsim._validate import VbsimInputError, check_choice, check_real
 
 __all__ = ["CashTerms", "cash_flows", "first_breach_distribution"]
 
@@ -52,6 +52,11 @@ class CashTerms:
         Annual rate for the NPV (assumption: 5%, a provider's cost of capital; an input).
     guarantee_share:
         Financial guarantee as a share of prior spend (LEAD 2-4% [C, DOMAIN.md s.4]; default 3%).
+    guarantee_basis:
+        ``"base"``: prior spend = the last base year's expenditure, fixed for the run;
+        ``"prior_year"``: the guarantee tested at the end of cash year k is sized on the spend
+        of performance year k - 1 (the last base year for k = 1, the last performance year after
+        the run). Which one LEAD uses is not published here [A]; default "base".
     reserve:
         A dollar reserve used instead of the guarantee when given.
 
@@ -65,6 +70,7 @@ class CashTerms:
     capitation_share: float | None = None
     discount_rate: float = 0.05
     guarantee_share: float = GUARANTEE_SHARE
+    guarantee_basis: str = "base"
     reserve: float | None = None
 
     def __post_init__(self) -> None:
@@ -78,6 +84,7 @@ class CashTerms:
             f"{n}.discount_rate", self.discount_rate, -0.5, 1.0, lo_open=True))
         object.__setattr__(self, "guarantee_share", check_real(
             f"{n}.guarantee_share", self.guarantee_share, 0.0, 1.0))
+        check_choice(f"{n}.guarantee_basis", self.guarantee_basis, ["base", "prior_year"])
         if self.reserve is not None:
             object.__setattr__(self, "reserve", check_real(f"{n}.reserve", self.reserve, 0.0,
                                                            math.inf))
@@ -121,7 +128,8 @@ def cash_flows(settlement: xr.Dataset, terms: CashTerms | None = None) -> xr.Dat
         dims (scenario, cash_year), cash years 1..Y + lag (calendar years from the start of PY1):
         ``in_year`` (capitation less covered spend), ``reconciliation``, ``net_cash`` (their sum),
         ``cumulative`` (cumulative net cash at the end of the cash year), ``reserve`` (the
-        guarantee or reserve), ``breach`` (cumulative < -reserve at the end of the year);
+        guarantee or reserve tested that year), ``breach`` (cumulative < -reserve at the end
+        of the year);
         dims (scenario): ``npv`` (at ``discount_rate``, monthly timing), ``total`` (undiscounted),
         ``first_breach_year`` (0: never), ``ever_breached``.
 
@@ -163,12 +171,18 @@ def cash_flows(settlement: xr.Dataset, terms: CashTerms | None = None) -> xr.Dat
     net_cash = in_year + rec_by_year
     cum = np.cumsum(net_cash, axis=1)
     if terms.reserve is not None:
-        reserve = np.full(S, terms.reserve)
+        reserve = np.full((S, n_cash), terms.reserve)
     else:
         if "base_expenditure" not in settlement:
             raise VbsimInputError("settlement lacks base_expenditure; pass CashTerms(reserve=...)")
-        reserve = terms.guarantee_share * np.asarray(settlement["base_expenditure"].values, float)
-    breach = cum < -reserve[:, None]
+        base = np.asarray(settlement["base_expenditure"].values, float)
+        if terms.guarantee_basis == "base":
+            spend = np.repeat(base[:, None], n_cash, axis=1)
+        else:
+            spend = np.concatenate([base[:, None], _sy(settlement, "expenditure")], axis=1)
+            spend = spend[:, np.minimum(np.arange(n_cash), Y)]
+        reserve = terms.guarantee_share * spend
+    breach = cum < -reserve
     first = np.where(breach.any(axis=1), breach.argmax(axis=1) + 1, 0)
     npv = adv @ disc_in + recon @ disc_rec
     ds = xr.Dataset(
@@ -178,7 +192,7 @@ def cash_flows(settlement: xr.Dataset, terms: CashTerms | None = None) -> xr.Dat
             "net_cash": (("scenario", "cash_year"), net_cash),
             "cumulative": (("scenario", "cash_year"), cum),
             "breach": (("scenario", "cash_year"), breach),
-            "reserve": (("scenario",), reserve),
+            "reserve": (("scenario", "cash_year"), reserve),
             "npv": (("scenario",), npv),
             "total": (("scenario",), net.sum(axis=1)),
             "first_breach_year": (("scenario",), first.astype(np.int64)),

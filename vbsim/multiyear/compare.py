@@ -184,12 +184,17 @@ def compare(
         num = [k for k, v in st.data_vars.items() if v.dtype.kind == "f"]
         rows.append(xr.merge([st[num], cf], combine_attrs="drop"))
     n_cash = max(r.sizes["cash_year"] for r in rows)
-    rows = [r.reindex(cash_year=np.arange(1, n_cash + 1)) for r in rows]
+    padded = []
     for r in rows:  # a strategy with a shorter lag has no flows in the last cash years
+        last = r["reserve"].isel(cash_year=-1, drop=True)
+        r = r.reindex(cash_year=np.arange(1, n_cash + 1))
         for k in ("in_year", "reconciliation", "net_cash"):
             r[k] = r[k].fillna(0.0)
+        r["reserve"] = r["reserve"].fillna(last)
         r["cumulative"] = r["net_cash"].cumsum("cash_year")
         r["breach"] = r["cumulative"] < -r["reserve"]
+        padded.append(r)
+    rows = padded
     out = xr.concat(rows, dim="contract", combine_attrs="drop")
     out = out.assign_coords(contract=list(strategies))
     out.attrs["strategies"] = repr({n: repr(s) for n, s in strategies.items()})
