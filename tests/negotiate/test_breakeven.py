@@ -97,3 +97,38 @@ def test_corridor_width_setter_and_no_root(paths):
         breakeven(rs, g, g.replace(discount=0.5), "discount", bracket=(0.0, 0.1))
     with pytest.raises(VbsimInputError, match="measure"):
         breakeven(rs, g, g, "discount", measure="median")
+
+
+def test_interpolated_excess_against_exact_resimulation():
+    from vbsim import costs
+    from vbsim.negotiate import threshold_grid
+    from vbsim.population import Cohort
+    from vbsim.simulate import simulate
+
+    cohort = Cohort("all", 1500, costs.Lognormal(mean=12_000.0, cv=3.0))
+    grid = threshold_grid(25_000, 500_000, 41)
+    mids = [float(np.sqrt(grid[k] * grid[k + 1])) for k in (5, 20, 35)]
+    rs = Resettler(simulate(cohort, n_scenarios=200, seed=11, thresholds=grid))
+    exact = simulate(cohort, n_scenarios=200, seed=11, thresholds=mids)
+    for t in mids:
+        e = exact["excess"].sel(threshold=t).sum("cohort").transpose("scenario", "year").values
+        gap = rs.excess(t) - e
+        assert np.all(gap >= -1e-6 * (1 + e))  # the chord lies above the convex truth
+        assert gap.sum() <= 0.01 * e.sum() + 1e-9  # under 1% on a 41-point grid
+
+
+def test_acceptance_on_simulated_preset_pair():
+    from vbsim.negotiate.sensitivity import scale_members
+    from vbsim.run import run
+    from vbsim.scenario import load
+
+    sc = scale_members(load("scenarios/default.toml"), 0.15).replace(n_scenarios=500)
+    res = run(sc, progress=False)
+    be = breakeven(res, "reach_global", "mssp_enhanced", "discount", bracket=(0.0, 0.1))
+    rs = Resettler.from_result(res)
+    ref = rs.totals(res.scenario.contracts["mssp_enhanced"]).mean()
+    c = res.scenario.contracts["reach_global"]
+    d_lo = rs.totals(c.replace(discount=be.value - 1e-4)).mean() - ref
+    d_hi = rs.totals(c.replace(discount=be.value + 1e-4)).mean() - ref
+    assert d_lo * d_hi < 0  # located to 1e-4
+    assert abs(be.difference) <= 2 * be.difference_se
