@@ -181,6 +181,7 @@ def from_summary(
             "bottom_shares"
         )
     w = dict(weights or {})
+    parsed = _parse_persistence(persistence, exits) if persistence is not None else None
 
     target: dict[str, float] = {}
     if cv_t is not None:
@@ -232,8 +233,8 @@ def from_summary(
         notes.append(f"statistics are of the member cost R x X, R lognormal with mean 1 and "
                      f"log-sd risk_sd = {risk_sd:g} (Gauss-Hermite over R)")
     rho = None
-    if persistence:
-        rho, prow, pnote = _fit_rho(persistence, exits, RiskMixed(model, risk_sd))
+    if parsed:
+        rho, prow, pnote = _fit_rho(parsed, exits, RiskMixed(model, risk_sd))
         rows += prow
         notes += pnote
     title = "from_summary: Spliced" + ("" if rho is None else " + AR(1) persistence")
@@ -241,7 +242,8 @@ def from_summary(
                        risk_sd=risk_sd)
 
 
-def _fit_rho(persistence: Mapping[str, float], exits: float, member: RiskMixed):
+def _parse_persistence(persistence: Mapping[str, float], exits: float) -> list[tuple]:
+    """Check keys and values before any fitting: ``[(key, p, h, target, survivor target)]``."""
     if not isinstance(persistence, Mapping) or not persistence:
         raise VbsimInputError(
             f"persistence must be a mapping like {{'top10_stay_2yr': 0.28}}; got {persistence!r}"
@@ -250,7 +252,17 @@ def _fit_rho(persistence: Mapping[str, float], exits: float, member: RiskMixed):
     for key, v in persistence.items():
         p, h = parse_persistence_key(key)
         t = check_real(f"persistence[{key!r}]", v, 0, 1)
-        parsed.append((key, p, h, t, t / (1.0 - exits)))
+        ts = t / (1.0 - exits)
+        if len(persistence) == 1 and not p**h <= ts <= 1.0:
+            raise VbsimInputError(
+                f"persistence target must be in [{p**h:.4g}, 1] for {key} (independence to "
+                f"always staying); got {ts:.4g}"
+            )
+        parsed.append((key, p, h, t, ts))
+    return parsed
+
+
+def _fit_rho(parsed: list[tuple], exits: float, member: RiskMixed):
     if len(parsed) == 1:
         key, p, h, _, ts = parsed[0]
         lo, hi = member.persistence(0.0, p, h), member.persistence(0.999, p, h)
