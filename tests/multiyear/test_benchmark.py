@@ -189,3 +189,19 @@ def test_ageing_beyond_the_risk_cap_costs_the_aco_and_coding_gains_up_to_it():
                                B0 * (np.minimum(1.02**k, 1.03) - 1), rtol=1e-9)
     with pytest.raises(VbsimInputError, match="no such cohort"):
         with_risk_drift(p, {"esrd": 0.01})
+
+
+def test_strategy_presets_terms_by_year():
+    from vbsim.multiyear import lead_global, lead_professional, mssp_basic_glide, mssp_enhanced
+
+    g = lead_global()
+    assert [g.contract_for_year(y).discount for y in (1, 2, 3, 7, 10)] == pytest.approx(
+        [0.0175, 0.0175, 0.02, 0.03, 0.03])  # DOMAIN.md s.4 range, path [A]
+    assert g.contract_for_year(5).quality.rate == 0.03 and g.rule.agreement_years is None
+    p = lead_professional()
+    assert p.contract_for_year(10).discount == 0.0
+    assert mssp_enhanced().rule.agreement_years == 5
+    glide = mssp_basic_glide()
+    names = [glide.contract_for_year(y).name for y in range(1, 8)]
+    assert names == ["MSSP BASIC A", "MSSP BASIC B", "MSSP BASIC C", "MSSP BASIC D",
+                     "MSSP BASIC E", "MSSP ENHANCED", "MSSP ENHANCED"]
