@@ -161,7 +161,8 @@ def compare(
     Returns
     -------
     xarray.Dataset
-        dim ``contract`` first: settlement variables (contract, scenario, year), cash variables
+        dim ``contract`` first: settlement variables and flags such as ``cap_hit``
+        (contract, scenario, year), cash variables
         (contract, scenario, cash_year), ``npv``, ``total``, ``first_breach_year``,
         ``ever_breached`` (contract, scenario).
 
@@ -181,8 +182,7 @@ def compare(
             raise VbsimInputError(f"strategies[{name!r}] must be a MultiYearContract; got {s!r}")
         st = s.settle_paths(paths, revenue_share=revenue_share, **context)
         cf = cash_flows(st, _cash_for(cash, name))
-        num = [k for k, v in st.data_vars.items() if v.dtype.kind == "f"]
-        rows.append(xr.merge([st[num], cf], combine_attrs="drop"))
+        rows.append(xr.merge([st, cf], combine_attrs="drop"))
     n_cash = max(r.sizes["cash_year"] for r in rows)
     padded = []
     for r in rows:  # a strategy with a shorter lag has no flows in the last cash years
