@@ -164,7 +164,8 @@ def waterfall(settlement: Any, contract: str | None = None, *, ax: Any = None) -
     ax.set_xticks(range(len(steps)), [k for k, _ in steps], rotation=30, ha="right",
                   fontsize="small")
     ax.axhline(0.0, color="0.5", lw=0.8)
-    ax.set_ylabel("mean per period total ($)")
+    ax.margins(y=0.08)
+    ax.set_ylabel("mean total over the period ($)")
     _money(ax, "y")
     name = f": {contract}" if contract else ""
     ax.set_title(f"Settlement waterfall{name}")

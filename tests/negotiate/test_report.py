@@ -82,3 +82,15 @@ def test_report_cli_writes_file(tmp_path, capsys):
     assert args.func(args) == 0
     assert out.exists() and "wrote" in capsys.readouterr().out
     assert "Panel size" not in out.read_text(encoding="utf-8")
+
+
+def test_vbsim_report_subcommand_through_the_cli(tmp_path, monkeypatch):
+    from vbsim import cli
+
+    if "report_cli" not in cli._PLUGINS:  # until the plugin is registered in vbsim/cli.py
+        monkeypatch.setattr(cli, "_PLUGINS", (*cli._PLUGINS, "report_cli"))
+    out = tmp_path / "cli.html"
+    rc = cli.main(["report", "scenarios/default.toml", "--out", str(out), "--n-scenarios", "40",
+                   "--no-sensitivity", "--no-panel"])
+    assert rc == 0 and out.read_text(encoding="utf-8").count("data:image/png;base64,") >= 5
+    assert cli.main(["report", "no/such.toml", "--out", str(out)]) == 2

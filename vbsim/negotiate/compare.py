@@ -39,6 +39,13 @@ COLUMNS = {
 }
 
 
+def _decimals(se: float) -> int:
+    """Decimals showing two significant digits of ``se`` (as vbsim.metrics tables do)."""
+    if not math.isfinite(se) or se <= 0:
+        return 0
+    return int(min(6, max(0, 1 - math.floor(math.log10(se)))))
+
+
 def _totals(settlement: xr.Dataset) -> xr.Dataset:
     """Sum money over years; a flag counts if set in any year."""
     if "year" not in settlement.dims:
@@ -229,17 +236,23 @@ class Comparison:
                             if top >= s * (10 if s == 1e3 else 1)), (1.0, "$"))
         head = "".join(f"<th>{html.escape(t)} ({'%' if k.startswith('p_') else unit})</th>"
                        for k, t in cols.items())
+        factor = {k: 100.0 if k.startswith("p_") else 1.0 / scale for k in cols}
+        decimals = {}
+        for k in cols:  # one number of decimals per column: two digits of its smallest SE
+            se = ds["se"].sel(stat=k).values * factor[k]
+            nz = se[se > 0]
+            decimals[k] = _decimals(float(nz.min())) if nz.size else (1 if k.startswith("p_")
+                                                                      else 2)
         rows = []
         for c in ds["contract"].values:
             cells = []
             for k in cols:
-                f = 100.0 if k.startswith("p_") else 1.0 / scale
-                v = float(ds["value"].sel(contract=c, stat=k)) * f
-                s = float(ds["se"].sel(contract=c, stat=k)) * f
+                v = float(ds["value"].sel(contract=c, stat=k)) * factor[k]
+                s = float(ds["se"].sel(contract=c, stat=k)) * factor[k]
                 bold = ("significant" in ds and bool(ds["significant"].sel(contract=c, stat=k)))
-                txt = html.escape(format_pm(v, s))
-                cells.append(f"<td style='text-align:right'>{'<b>' + txt + '</b>' if bold else txt}"
-                             "</td>")
+                txt = html.escape(format_pm(v, s, decimals[k]))
+                cells.append(f"<td style='text-align:right;white-space:nowrap'>"
+                             f"{'<b>' + txt + '</b>' if bold else txt}</td>")
             rows.append(f"<tr><th>{html.escape(str(c))}</th>{''.join(cells)}</tr>")
         return (f"<table class='vbsim'><caption>{html.escape(caption)}</caption>"
                 f"<thead><tr><th>contract</th>{head}</tr></thead><tbody>{''.join(rows)}"
@@ -316,7 +329,9 @@ def compare(
     if risk_aversion is None:
         risk_aversion = default_risk_aversion(tot, baseline, var)
     risk_aversion = check_real("risk_aversion", risk_aversion, 0.0, math.inf, lo_open=True)
-    flag_names = [f for f in ("cap_hit", "stop_loss_hit") if f in tot]
+    # P(cap or limit hit) always; P(stop-loss hit) only where some offer has a stop-loss
+    flag_names = [f for f in ("cap_hit", "stop_loss_hit") if f in tot
+                  and (f == "cap_hit" or bool(tot[f].any()))]
     x, flags = {}, {}
     for c in names:
         xc = tot[var].sel(contract=c).transpose("scenario").values.astype(float)
