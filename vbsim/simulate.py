@@ -28,6 +28,7 @@ from vbsim.engine import ENGINE_VERSION
 from vbsim.engine.kernel import (
     COST,
     DEATHS,
+    GROUP,
     LEAVERS,
     MM,
     N_STATS,
@@ -104,7 +105,7 @@ def simulate(
         Per-member attachment points (dollars per member-year, >= 0) for ``cost_capped`` and
         ``excess``; sorted and de-duplicated.
     block_size : int, optional
-        Members per cache block (results do not depend on it). Default 1024.
+        Members per cache block, a multiple of 64 (results do not depend on it). Default 1024.
     progress : bool or None
         Show a tqdm bar; None shows one when the run is expected to take over ~3 seconds.
     backend : {"numba", "numpy"}
@@ -144,7 +145,9 @@ def simulate(
     scenario_start = check_int("scenario_start", scenario_start, 0, 2**40)
     thr = np.unique(check_array("thresholds", list(thresholds), 0.0, 1e15))
     block = DEFAULT_BLOCK_SIZE if block_size is None else check_int(
-        "block_size", block_size, 1, 10**7)
+        "block_size", block_size, GROUP, 2**20)
+    if block % GROUP:
+        raise VbsimInputError(f"block_size must be a multiple of {GROUP}; got {block}")
     check_choice("backend", backend, ["numba", "numpy"])
 
     dp = driver_paths(drivers, n_scenarios, years, seed, first_scenario=scenario_start)
@@ -173,7 +176,7 @@ def simulate(
     def task(first: int) -> int:
         n = min(per_chunk, n_scenarios - first)
         sl = slice(first, first + n)
-        args = (seed, first, n, years, pk["members"], pk["family"], pk["params"],
+        args = (seed, scenario_start + first, n, years, pk["members"], pk["family"], pk["params"],
                 pk["risk_sd"], pk["rho"], pk["mortality"], pk["uplift"], pk["churn"],
                 pk["replacement"], np.ascontiguousarray(trend[sl]), thr)
         if backend == "numba":
