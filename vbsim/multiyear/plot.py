@@ -1,6 +1,7 @@
 """Figures for multi-year results: percentile fan charts by year and the NPV distribution.
 
-A small self-contained fan chart (the package-wide :mod:`vbsim.plot` may offer a richer one).
+:func:`fan_chart` overlays several strategies on one Axes, each in its own colour (the
+package-wide :func:`vbsim.plot.fan_chart` draws one series).
 """
 
 from __future__ import annotations
