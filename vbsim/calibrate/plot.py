@@ -2,8 +2,8 @@
 
 Left panel: share of total spending held by the top fraction ``p`` of members (a Lorenz curve
 read from the top), for the fitted member cost (semi-analytic), the data when given (per-year
-curves averaged over years) and the target points of the fit report. Right panel: top-decile
-persistence, target against fitted (and the AR(1) curve over ``rho`` for the fitted shape).
+curves averaged over years) and the target points of the fit report. Right panel: persistence of
+the top group over 1-3 later years under the fitted model, with the target and data points.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ import numpy as np
 
 from .mixture import RiskMixed
 from .report import Calibration
-from .stats import model_top_share, top_share_sample
+from .stats import model_top_share, parse_persistence_key, top_share_sample
 
 __all__ = ["plot_fit"]
 
 _SHARE_RE = re.compile(r"^(top|bottom)(\d+(?:\.\d+)?)_share$")
+_STAY_RE = re.compile(r"^top\d+(?:\.\d+)?_stay_\d+yr$")
 
 
 def _data_curve(table, ps: np.ndarray) -> np.ndarray:
@@ -77,18 +78,24 @@ def plot_fit(calibration: Calibration, table=None, path=None):
     ax.set_title("concentration")
     ax.legend(loc="upper left", fontsize=8)
 
-    rows = [r for r in calibration.report.rows if r.statistic.startswith("top")
-            and "_stay_" in r.statistic]
+    rows = [r for r in calibration.report.rows if _STAY_RE.match(r.statistic)]
     if rows and calibration.rho is not None:
-        x = np.arange(len(rows))
-        bx.bar(x - 0.2, [r.target for r in rows], 0.4, label="target (data or source)",
-               color="0.4")
-        bx.bar(x + 0.2, [r.achieved for r in rows], 0.4, label="fitted", color="C0")
-        bx.set_xticks(x, [r.statistic + ("" if r.fitted else "\n(not fitted)") for r in rows],
-                      fontsize=8)
-        bx.set_ylabel("share of the top group staying")
+        hs = np.arange(1, 4)
+        for i, frac in enumerate(sorted({parse_persistence_key(r.statistic)[0] for r in rows})):
+            fitted = [member.persistence(calibration.rho, frac, int(h)) for h in hs]
+            bx.plot(hs, fitted, "-", color=f"C{i}", label=f"fitted, top {100 * frac:g}%")
+        for r in rows:
+            frac, h = parse_persistence_key(r.statistic)
+            bx.plot(h, r.target, "o" if r.fitted else "s", color="k", mfc="k" if r.fitted else "w",
+                    label="target (fitted)" if r.fitted else "data (not fitted)")
+        handles, labels = bx.get_legend_handles_labels()
+        uniq = dict(zip(labels, handles, strict=True))
+        bx.legend(uniq.values(), uniq.keys(), fontsize=8)
+        bx.set_xticks(hs)
+        bx.set_xlabel("later years h")
+        bx.set_ylabel("share of the top group staying in it h more years")
+        bx.set_ylim(bottom=0)
         bx.set_title(f"persistence (AR(1) rho = {calibration.rho:.3f})")
-        bx.legend(fontsize=8)
     else:
         bx.text(0.5, 0.5, "no persistence fitted", ha="center", va="center")
         bx.set_axis_off()
