@@ -14,7 +14,7 @@ from . import __version__
 from ._validate import VbsimInputError
 
 # Subcommands that live in their own modules, each with add_parser(subparsers) and main(args).
-_PLUGINS = ("settle_cli", "calibrate_cli")
+_PLUGINS = ("settle_cli", "calibrate_cli", "report_cli")
 
 
 def _run_main(args: argparse.Namespace) -> int:
