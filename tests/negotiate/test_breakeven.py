@@ -97,6 +97,9 @@ def test_corridor_width_setter_and_no_root(paths):
         breakeven(rs, g, g.replace(discount=0.5), "discount", bracket=(0.0, 0.1))
     with pytest.raises(VbsimInputError, match="measure"):
         breakeven(rs, g, g, "discount", measure="median")
+    enh = presets.mssp("ENHANCED", msr=0.02)  # the loss tail ignores the savings sharing rate
+    with pytest.raises(VbsimInputError, match="does not depend"):
+        breakeven(rs, enh, enh.replace(**{"sharing.rate": 0.6}), "sharing.rate", measure="tvar99")
 
 
 def test_interpolated_excess_against_exact_resimulation():
@@ -132,3 +135,27 @@ def test_acceptance_on_simulated_preset_pair():
     d_hi = rs.totals(c.replace(discount=be.value + 1e-4)).mean() - ref
     assert d_lo * d_hi < 0  # located to 1e-4
     assert abs(be.difference) <= 2 * be.difference_se
+
+
+@pytest.mark.parametrize(("param", "true", "measure", "view"), [
+    ("sharing.rate", 0.6, "mean", "provider"),
+    ("sharing.rate", 0.6, "mean", "payer"),
+    ("sharing.loss_limit_benchmark", 0.02, "tvar99", "provider"),
+    ("sharing.loss_limit_benchmark", 0.02, "tvar95", "payer"),
+])
+def test_recovers_a_known_parameter(paths, param, true, measure, view):
+    # B(theta) is A exactly at theta = true: the root must be there
+    b = presets.mssp("ENHANCED", msr=0.02)
+    a = b.replace(**{param: true})
+    be = breakeven(Resettler(paths), b, a, param, bracket=(0.005, 1.0), measure=measure,
+                   view=view)
+    assert be.value == pytest.approx(true, abs=1e-6)
+    assert be.difference == pytest.approx(0.0, abs=1e-6 * abs(be.reference_value) + 1e-6)
+
+
+def test_recovers_a_known_corridor_width(paths):
+    g = presets.reach("global")
+    a = corridor_width(0)(g, 0.10)  # PY2026 narrows the 100% band to 10% (DOMAIN.md s.3)
+    be = breakeven(Resettler(paths), g, a, corridor_width(0), bracket=(0.05, 0.25))
+    assert be.value == pytest.approx(0.10, abs=1e-6)
+    assert be.parameter == "sharing.bands[0].width"

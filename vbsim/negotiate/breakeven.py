@@ -245,8 +245,12 @@ def breakeven(
 
     step_fn = stat == "p_loss"
     lo_b, hi_b = _sign_change(diff, lo, hi, pname, measure)
-    if lo_b == hi_b:
-        root = lo_b
+    flat = ""
+    if diff(lo_b) == 0.0 and diff(hi_b) == 0.0:
+        root = 0.5 * (lo_b + hi_b)  # D is exactly zero on a grid run: its midpoint
+        if hi_b > lo_b:
+            flat = (f"the sample difference is exactly zero for {pname} from {lo_b:.6g} to "
+                    f"{hi_b:.6g} (at least): any value there breaks even; the midpoint is shown")
     elif step_fn:
         root = _bisect(diff, lo_b, hi_b)
     else:
@@ -261,11 +265,12 @@ def breakeven(
     else:
         se = _bootstrap_se(diff, lo_b, hi_b, lo, hi, root, x_a.size,
                            check_int("n_boot", n_boot, 10, 10**5), seed, step_fn)
-    note = ""
+    note = flat
     if step_fn:
-        note = ("the sample P(loss) is a step function of the parameter (it moves when a scenario "
-                "crosses zero or a gate): the root is the jump found by bisection, and the delta "
-                "method uses a secant slope over a window wide enough to average the steps")
+        note += ("; " if note else "") + (
+            "the sample P(loss) is a step function of the parameter (it moves when a scenario "
+            "crosses zero or a gate): the root is the jump found by bisection, and the delta "
+            "method uses a secant slope over a window wide enough to average the steps")
     label = {"mean": "expected payment", "p_loss": "P(loss)"}.get(stat, stat.split("_")[0]
                                                                   if stat.startswith("CE")
                                                                   else stat)
@@ -291,9 +296,18 @@ def _sign_change(diff: Callable[[float], float], lo: float, hi: float, pname: st
     if len(errors) == len(grid):
         raise VbsimInputError(f"{pname} cannot be set in [{lo:g}, {hi:g}]: {errors[0]}")
     vals = np.array(vals)
+    fin = vals[np.isfinite(vals)]
+    if fin.size and np.all(fin == 0.0):
+        raise VbsimInputError(
+            f"the {measure} difference is exactly zero for every {pname} in [{lo:g}, {hi:g}]: the "
+            "measure does not depend on this parameter here; choose another parameter or measure"
+        )
     for i in range(len(grid) - 1):
         if np.isfinite(vals[i]) and vals[i] == 0.0:
-            return float(grid[i]), float(grid[i])
+            j = i
+            while j + 1 < len(grid) and vals[j + 1] == 0.0:
+                j += 1
+            return float(grid[i]), float(grid[j])  # a zero, or a run of zeros
         if np.isfinite(vals[i]) and np.isfinite(vals[i + 1]) and vals[i] * vals[i + 1] < 0:
             return float(grid[i]), float(grid[i + 1])
     fin = vals[np.isfinite(vals)]
