@@ -5,6 +5,7 @@
   persistence of the top decile).
 - :func:`from_claims`: the same from a member-year claims table (CSV path or DataFrame).
 - :func:`read_desynpuf`: CMS DE-SynPUF beneficiary summary files -> member-year cost table.
+- :func:`plot_fit`: concentration curve and persistence, fitted against target (PNG).
 
 Each returns a :class:`Calibration` (``cost``, ``rho``, ``report``); the :class:`FitReport` lists
 target against achieved for every statistic. Methods and sources: ``docs/calibration.md``.
@@ -13,6 +14,7 @@ target against achieved for every statistic. Methods and sources: ``docs/calibra
 from __future__ import annotations
 
 from .claims import clean_claims, from_claims, read_desynpuf
+from .plot import plot_fit
 from .report import Calibration, FitReport, FitRow
 from .summary import AGED_NON_DUAL, from_summary
 
@@ -24,5 +26,6 @@ __all__ = [
     "clean_claims",
     "from_claims",
     "from_summary",
+    "plot_fit",
     "read_desynpuf",
 ]
