@@ -534,7 +534,8 @@ def figure(path: str | Path | None = "docs/figures/reality_check.png", *,
            sizes: Sequence[int] = (5_000, 7_500, 10_000, 15_000, 20_000, 30_000, 50_000,
                                    100_000),
            n_scenarios: int = 600, seed: int = 20261123, truncate: bool = True,
-           table: pd.DataFrame | None = None, data: str | Path | None = None) -> Any:
+           table: pd.DataFrame | None = None, data: str | Path | None = None,
+           show_untruncated: bool = True) -> Any:
     """Real PY2018 savings rates by ACO size against the simulated 5-95% bands.
 
     Left: every real ACO (dots) and per-bin boxes (5/25/50/75/95th percentiles); the simulated
@@ -555,6 +556,8 @@ def figure(path: str | Path | None = "docs/figures/reality_check.png", *,
         A :func:`compare` result to annotate with (computed when None).
     data : path, optional
         The PUF CSV (default :func:`data_path`).
+    show_untruncated : bool
+        With ``truncate``, also draw the 5-95% band of the untruncated expenditure (dashed).
 
     Returns
     -------
@@ -573,13 +576,17 @@ def figure(path: str | Path | None = "docs/figures/reality_check.png", *,
     if table is None:
         table = compare(n_scenarios=n_scenarios, seed=seed, truncate=truncate, path=data)
     real_mean = float(df.Sav_rate[df.N_AB >= SIZE_BINS[0][0]].mean())
-    on, off = [], []
+    on, off, raw = [], [], []
     for i, n in enumerate(sizes):
         s = simulated_spread(int(n), n_scenarios=n_scenarios, seed=seed + 100 + i,
                              truncate=truncate)
         shift = real_mean - s.mean
         on.append(np.quantile(s.rates + shift, [0.05, 0.95]))
         off.append(np.quantile(s.member_rates + shift, [0.05, 0.95]))
+        if truncate and show_untruncated:
+            u = simulated_spread(int(n), n_scenarios=n_scenarios, seed=seed + 100 + i,
+                                 truncate=False)
+            raw.append(np.quantile(u.rates + real_mean - u.mean, [0.05, 0.95]))
     on_a, off_a, xs = np.array(on), np.array(off), np.asarray(sizes, dtype=float)
 
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.6), width_ratios=[2.1, 1])
@@ -599,6 +606,11 @@ def figure(path: str | Path | None = "docs/figures/reality_check.png", *,
     ax.plot(xs, 100 * off_a[:, 0], color="tab:orange", lw=1.5,
             label="simulated 5-95%: member-level only")
     ax.plot(xs, 100 * off_a[:, 1], color="tab:orange", lw=1.5)
+    if raw:
+        raw_a = np.array(raw)
+        ax.plot(xs, 100 * raw_a[:, 0], color="tab:blue", lw=1, ls="--",
+                label="simulated 5-95%, untruncated expenditure")
+        ax.plot(xs, 100 * raw_a[:, 1], color="tab:blue", lw=1, ls="--")
     ax.set_xscale("log")
     ax.set_xlim(4_000, 1.5e5)
     ax.set_ylim(-15, 20)
@@ -609,7 +621,7 @@ def figure(path: str | Path | None = "docs/figures/reality_check.png", *,
     ax.set_title(f"Savings rate by ACO size: real boxes (5/25/50/75/95) vs simulated bands\n"
                  f"(1 year, {n_scenarios} scenarios per size, expenditure {trunc}, "
                  f"bands centred on the real mean)", fontsize=9)
-    ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
+    ax.legend(loc="upper right", fontsize=7.5, framealpha=0.9)
 
     labels = list(table.index)
     y = np.arange(len(labels))
@@ -634,7 +646,8 @@ def figure(path: str | Path | None = "docs/figures/reality_check.png", *,
     bx.set_xlim(0, 100)
     bx.set_xlabel("% of the real variance of the savings rate")
     bx.set_title("What the model attributes the real spread to", fontsize=9)
-    bx.legend(loc="lower center", bbox_to_anchor=(0.5, -0.42), ncol=2, fontsize=8)
+    bx.legend(loc="upper center", bbox_to_anchor=(0.45, -0.14), ncol=3, fontsize=7,
+              handlelength=1.2, columnspacing=0.8)
     fig.tight_layout()
     if path is not None:
         p = Path(path)
