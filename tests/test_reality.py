@@ -272,3 +272,9 @@ def test_figure_and_table(tmp_path: Path) -> None:
     assert len(fig.axes) == 2
     md = reality.markdown_table(table)
     assert md.count("\n") == len(table) + 1 and "| 20k-50k | 111 |" in md
+
+
+def test_committed_figure_is_small() -> None:
+    fig = REPO / "docs" / "figures" / "reality_check.png"
+    assert reality.FIGURE_PATH == fig.resolve() or reality.FIGURE_PATH == fig
+    assert fig.is_file() and fig.stat().st_size < 300_000

@@ -71,6 +71,7 @@ _PY_COLUMNS = {"aged_non_dual": "N_AB_Year_AGED_NonDual_PY", "disabled": "N_AB_Y
 SD_CONFIDENCE = 0.99  # two-sided level of the chi-square interval for a real sd (assumption)
 TRUNCATION_QUANTILE = 0.99  # MSSP truncates member expenditure at the national 99th pct [C, s1]
 ROBUST_SD_FACTOR = 1.349  # IQR of a normal distribution in sd units
+FIGURE_PATH = Path(__file__).resolve().parents[1] / "docs" / "figures" / "reality_check.png"
 
 
 # --------------------------------------------------------------------------------------------
@@ -530,7 +531,7 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def figure(path: str | Path | None = "docs/figures/reality_check.png", *,
+def figure(path: str | Path | None = FIGURE_PATH, *,
            sizes: Sequence[int] = (5_000, 7_500, 10_000, 15_000, 20_000, 30_000, 50_000,
                                    100_000),
            n_scenarios: int = 600, seed: int = 20261123, truncate: bool = True,
@@ -547,7 +548,8 @@ def figure(path: str | Path | None = "docs/figures/reality_check.png", *,
     Parameters
     ----------
     path : path or None
-        PNG to write (folders created); None: only return the figure.
+        PNG to write (folders created); default ``<repo>/docs/figures/reality_check.png``;
+        None: only return the figure.
     sizes : sequence of int
         ACO sizes of the simulated curve.
     n_scenarios, seed, truncate
@@ -666,7 +668,7 @@ def main() -> None:  # pragma: no cover - regenerates docs/figures/reality_check
     print("\nUntruncated (the engine's raw expenditure):")
     print(markdown_table(compare(truncate=False)))
     plt.close(figure(table=table))
-    print("\nwrote docs/figures/reality_check.png")
+    print(f"\nwrote {FIGURE_PATH}")
 
 
 if __name__ == "__main__":  # pragma: no cover
