@@ -52,7 +52,7 @@ def test_numba_matches_numpy_reference():
 
 def test_identical_across_block_sizes_and_chunks():
     kw = dict(n_scenarios=9, years=2, seed=5, thresholds=[20_000.0])
-    a = simulate(MIXED, block_size=7, **kw)
+    a = simulate(MIXED, block_size=64, **kw)
     b = simulate(MIXED, block_size=1024, **kw)
     for v in VARS:
         assert np.array_equal(a[v].values, b[v].values, equal_nan=True), v
@@ -174,6 +174,8 @@ def test_dynamics_deaths_churn_and_replacement():
 def test_bad_inputs():
     with pytest.raises(VbsimInputError, match="n_scenarios"):
         simulate(MIXED, n_scenarios=0, seed=1)
+    with pytest.raises(VbsimInputError, match="multiple of 64"):
+        simulate(MIXED, n_scenarios=1, seed=1, block_size=100)
     with pytest.raises(VbsimInputError, match="thresholds"):
         simulate(MIXED, n_scenarios=1, seed=1, thresholds=[-1.0])
     with pytest.raises(VbsimInputError, match="unique"):

@@ -43,6 +43,8 @@ _G = np.uint64(0x9E3779B97F4A7C15)
 # statistics columns (vbsim.engine.STATS)
 MM, COST, RISK_MM, DEATHS, START, NEW, LEAVERS = range(7)
 N_STATS = 7
+#: Members per summation group; block sizes must be multiples of it.
+GROUP = 64
 
 
 @njit(cache=True, inline="always", nogil=True)
@@ -135,7 +137,8 @@ def scenario_kernel(seed, s, sl, years, members, family, params, risk_sd, rho, m
     ux = np.empty(block_size)
     e = np.empty(block_size)
     x = np.empty(block_size)
-    exc = np.empty(n_thr)
+    xf = np.empty(block_size)
+    mmv = np.empty(block_size)
     for c in range(n_coh):
         n = members[c]
         fam = family[c]
@@ -187,24 +190,20 @@ def scenario_kernel(seed, s, sl, years, members, family, params, risk_sd, rho, m
                 else:
                     for j in range(nb):
                         x[j] = member_cost(fam, p, z[j], kc, b0 + j) * (r[j] * tr)
-                # pass 6 (scalar, member order): exits and reductions
-                a_mm = stats[sl, t, c, MM]
-                a_cost = stats[sl, t, c, COST]
-                a_rmm = stats[sl, t, c, RISK_MM]
-                a_dead = stats[sl, t, c, DEATHS]
-                a_start = stats[sl, t, c, START]
-                a_new = stats[sl, t, c, NEW]
-                a_left = stats[sl, t, c, LEAVERS]
-                for k in range(n_thr):
-                    exc[k] = excess[sl, t, c, k]
+                # pass 6 (scalar): exits; final cost xf and member-months mm per slot
+                a_dead = 0.0
+                a_start = 0.0
+                a_new = 0.0
+                a_left = 0.0
                 for j in range(nb):
                     o = occ[j]
                     if o == 0:
+                        xf[j] = 0.0
+                        mmv[j] = 0.0
                         continue
                     a_start += 1.0
                     if o == 2 and t > 0:
                         a_new += 1.0
-                    rj = r[j]
                     xj = x[j]
                     ue = ux[j]
                     mj = mort[j]
@@ -228,14 +227,55 @@ def scenario_kernel(seed, s, sl, years, members, family, params, risk_sd, rho, m
                             occ[j] = 0
                     else:
                         occ[j] = 1
-                    mm = 12.0 * f
-                    a_mm += mm
-                    a_cost += xj
-                    a_rmm += rj * mm
-                    for k in range(n_thr):
-                        d = xj - thresholds[k]
-                        if d > 0.0:
-                            exc[k] += d
+                    xf[j] = xj
+                    mmv[j] = 12.0 * f
+                # pass 7: sums over members in fixed groups of GROUP (aligned on member
+                # index, zero-padded), 4 interleaved lanes each: the order of additions
+                # depends only on member indices, never on block size or threads
+                ng = (nb + GROUP - 1) // GROUP * GROUP
+                for j in range(nb, ng):
+                    xf[j] = 0.0
+                    mmv[j] = 0.0
+                    r[j] = 0.0  # padding slots hold no member (np.empty may hold NaN)
+                a_mm = stats[sl, t, c, MM]
+                a_cost = stats[sl, t, c, COST]
+                a_rmm = stats[sl, t, c, RISK_MM]
+                for g0 in range(0, ng, GROUP):
+                    c0 = c1 = c2 = c3 = 0.0
+                    m0 = m1 = m2 = m3 = 0.0
+                    q0 = q1 = q2 = q3 = 0.0
+                    for j in range(g0, g0 + GROUP, 4):
+                        c0 += xf[j]
+                        c1 += xf[j + 1]
+                        c2 += xf[j + 2]
+                        c3 += xf[j + 3]
+                        m0 += mmv[j]
+                        m1 += mmv[j + 1]
+                        m2 += mmv[j + 2]
+                        m3 += mmv[j + 3]
+                        q0 += r[j] * mmv[j]
+                        q1 += r[j + 1] * mmv[j + 1]
+                        q2 += r[j + 2] * mmv[j + 2]
+                        q3 += r[j + 3] * mmv[j + 3]
+                    a_cost += (c0 + c1) + (c2 + c3)
+                    a_mm += (m0 + m1) + (m2 + m3)
+                    a_rmm += (q0 + q1) + (q2 + q3)
+                for k in range(n_thr):
+                    tk = thresholds[k]
+                    a_exc = excess[sl, t, c, k]
+                    for g0 in range(0, ng, GROUP):
+                        c0 = c1 = c2 = c3 = 0.0
+                        for j in range(g0, g0 + GROUP, 4):
+                            c0 += max(xf[j] - tk, 0.0)
+                            c1 += max(xf[j + 1] - tk, 0.0)
+                            c2 += max(xf[j + 2] - tk, 0.0)
+                            c3 += max(xf[j + 3] - tk, 0.0)
+                        a_exc += (c0 + c1) + (c2 + c3)
+                    excess[sl, t, c, k] = a_exc
+                a_dead += stats[sl, t, c, DEATHS]
+                a_start += stats[sl, t, c, START]
+                a_new += stats[sl, t, c, NEW]
+                a_left += stats[sl, t, c, LEAVERS]
                 stats[sl, t, c, MM] = a_mm
                 stats[sl, t, c, COST] = a_cost
                 stats[sl, t, c, RISK_MM] = a_rmm
@@ -243,5 +283,3 @@ def scenario_kernel(seed, s, sl, years, members, family, params, risk_sd, rho, m
                 stats[sl, t, c, START] = a_start
                 stats[sl, t, c, NEW] = a_new
                 stats[sl, t, c, LEAVERS] = a_left
-                for k in range(n_thr):
-                    excess[sl, t, c, k] = exc[k]
