@@ -89,6 +89,28 @@ def test_real_spread_matches_independent_computation() -> None:
     assert total == sum(float(r["N_AB"]) >= 5000 for r in rows)
 
 
+@needs_data
+def test_real_size_fit_matches_polyfit_and_bootstrap() -> None:
+    rows = [r for r in _rows() if float(r["N_AB"]) >= 5000]
+    x = np.array([float(r["Sav_rate"]) for r in rows])
+    n = np.array([float(r["N_AB"]) for r in rows])
+    fit = reality.real_size_fit()
+    assert fit["n"] == x.size
+    slope, icpt = np.polyfit(1 / n, (x - x.mean()) ** 2 * x.size / (x.size - 1), 1)
+    assert fit["member_coef"] == pytest.approx(slope, rel=1e-9)
+    assert fit["floor_var"] == pytest.approx(icpt, rel=1e-9, abs=1e-12)
+    # the robust standard error agrees with a pairs bootstrap of the same regression
+    rng = np.random.default_rng(8)
+    boot = []
+    for _ in range(1000):
+        i = rng.integers(0, x.size, x.size)
+        xb, nb = x[i], n[i]
+        boot.append(np.polyfit(1 / nb, (xb - xb.mean()) ** 2 * x.size / (x.size - 1), 1)[0])
+    assert fit["member_coef_se"] == pytest.approx(np.std(boot, ddof=1), rel=0.3)
+    with pytest.raises(VbsimInputError, match="min_size"):
+        reality.real_size_fit(200_000)
+
+
 def test_sd_interval_covers_at_its_level() -> None:
     """The chi-square interval of a normal sd covers the truth at its level (simulated)."""
     rng = np.random.default_rng(5)
@@ -240,6 +262,17 @@ def test_member_component_shrinks_like_one_over_sqrt_members(table) -> None:
         rel_se = math.hypot(se[i] / sd[i], se[i + 1] / sd[i + 1])
         assert abs(ratio / expect - 1) < K_SE * rel_se, (ratio, expect, rel_se)
     assert np.ptp(scaled) < 2 * K_SE * scaled_se.max()
+
+
+@pytest.mark.slow
+def test_components_within_the_real_size_fit(table) -> None:
+    """Model member coefficient and basis variance below the real A/N + B fit (upper bounds)."""
+    fit = reality.real_size_fit()
+    coef = (table["sim_sd_member"] ** 2 * table["size"]).to_numpy()
+    coef_se = (2 * table["sim_sd_member"] * table["sim_sd_member_se"] * table["size"]).to_numpy()
+    assert np.all(coef - 3 * coef_se <= fit["member_coef"] + 3 * fit["member_coef_se"])
+    v, se = table["sim_var_basis"].to_numpy(), table["sim_var_basis_se"].to_numpy()
+    assert np.all(v - 3 * se <= fit["floor_var"] + 3 * fit["floor_var_se"])
 
 
 @pytest.mark.slow

@@ -52,6 +52,7 @@ __all__ = [
     "markdown_table",
     "mix_population",
     "puf_mix",
+    "real_size_fit",
     "real_spread",
     "simulated_spread",
     "truncation_points",
@@ -214,6 +215,37 @@ def real_spread(size_bins: Sequence[tuple[int, int | None]] = SIZE_BINS, *,
     order = ["lo", "hi", "n", "size_hmean", "size_median", "mean", "sd", "sd_se", "sd_lo",
              "sd_hi", "p05", "p25", "median", "p75", "p95", "robust_sd"]
     return pd.DataFrame.from_dict(rows, orient="index")[order]
+
+
+def real_size_fit(min_size: int = SIZE_BINS[0][0], *, path: str | Path | None = None
+                  ) -> dict[str, float]:
+    """Fit ``E[(r_i - mean)^2] = A / N_i + B`` across real ACOs of at least ``min_size``.
+
+    ``A`` (``member_coef``) is the part of the real variance that falls like 1/size, the real
+    data's upper bound for the model's member-level coefficient ``sd_member^2 x members`` (the
+    slope also holds any efficiency heterogeneity that falls with size); ``B`` (``floor_var``) is
+    the part that does not diversify: basis risk, benchmark error and efficiency differences.
+    Ordinary least squares of the squared deviations on ``1 / N_AB``, with
+    heteroskedasticity-robust (HC0) standard errors.
+
+    >>> fit = real_size_fit()  # doctest: +SKIP
+    >>> sorted(fit)  # doctest: +SKIP
+    ['floor_var', 'floor_var_se', 'member_coef', 'member_coef_se', 'n']
+    """
+    min_size = check_int("min_size", min_size, 1)
+    df = load_puf(path)
+    df = df[df.N_AB >= min_size]
+    x, n = df.Sav_rate.to_numpy(), df.N_AB.to_numpy()
+    if x.size < 3:
+        raise VbsimInputError(f"min_size={min_size} leaves {x.size} ACOs; need at least 3")
+    d2 = (x - x.mean()) ** 2 * x.size / (x.size - 1)
+    X = np.column_stack([1.0 / n, np.ones_like(n)])
+    beta = np.linalg.lstsq(X, d2, rcond=None)[0]
+    e = d2 - X @ beta
+    inv = np.linalg.inv(X.T @ X)
+    se = np.sqrt(np.diag(inv @ (X.T * e**2) @ X @ inv))
+    return {"n": int(x.size), "member_coef": float(beta[0]), "member_coef_se": float(se[0]),
+            "floor_var": float(beta[1]), "floor_var_se": float(se[1])}
 
 
 # --------------------------------------------------------------------------------------------
@@ -665,6 +697,13 @@ def main() -> None:  # pragma: no cover - regenerates docs/figures/reality_check
     table = compare()
     print("Expenditure truncated at the model's 99th percentile per enrolment type:")
     print(markdown_table(table))
+    fit = real_size_fit()
+    coef = table["sim_sd_member"] ** 2 * table["size"]
+    print(f"\nReal var = A/N + B over {fit['n']} ACOs: A = {fit['member_coef']:.2f} "
+          f"+/- {fit['member_coef_se']:.2f}, B = {fit['floor_var']:.2e} +/- "
+          f"{fit['floor_var_se']:.2e}; model member coefficient by bin: "
+          f"{', '.join(f'{c:.2f}' for c in coef)}; model basis var by bin: "
+          f"{', '.join(f'{v:.2e}' for v in table['sim_var_basis'])}")
     print("\nUntruncated (the engine's raw expenditure):")
     print(markdown_table(compare(truncate=False)))
     plt.close(figure(table=table))
