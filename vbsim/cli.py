@@ -28,10 +28,33 @@ def _run_main(args: argparse.Namespace) -> int:
     print(f"{sc.name}: {sc.population.members:,} members, {sc.n_scenarios:,} scenarios x "
           f"{sc.years} year(s), seed {sc.seed}")
     print(res.table(by_year=False))
+    print("E[payment]: expected amount the provider receives (negative: it pays). VaR/TVaR: "
+          "losses at 95/99% (positive: a loss), summed over years. ± is the Monte Carlo "
+          "standard error.")
+    if args.plot:
+        _save_plot(res, args.plot)
+        print(f"saved {args.plot}")
     if args.out:
         res.to_netcdf(args.out)
         print(f"saved {args.out}")
     return 0
+
+
+def _save_plot(res: object, path: str) -> None:
+    """Two panels a negotiator can paste into an e-mail: distributions and loss tails."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from . import plot
+
+    fig = Figure(figsize=(12, 4.2), layout="constrained")
+    a1, a2 = fig.subplots(1, 2)
+    plot.histogram(res, ax=a1)
+    plot.exceedance(res, ax=a2)
+    fig.suptitle(getattr(getattr(res, "scenario", None), "name", ""))
+    fig.savefig(path, dpi=110)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--n-scenarios", type=int, default=None, help="override simulation size")
     r.add_argument("--seed", type=int, default=None, help="override the seed")
     r.add_argument("--out", default=None, help="save the full result as NetCDF (result.nc)")
+    r.add_argument("--plot", default=None, metavar="PNG",
+                   help="save histograms and loss-exceedance curves of every contract")
     r.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     r.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run scenario blocks on Dask: 'local' for a LocalCluster, or a "
