@@ -13,9 +13,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import contracts, costs, metrics, presets  # noqa: E402
+from . import calibrate, contracts, costs, metrics, presets  # noqa: E402
 from .drivers import Drivers  # noqa: E402
 from .evaluate import evaluate  # noqa: E402
+from .negotiate import breakeven, compare  # noqa: E402
 from .population import Cohort, Population  # noqa: E402
 from .run import Result, run  # noqa: E402
 from .scenario import Scenario, load  # noqa: E402
@@ -27,6 +28,9 @@ __all__ = [
     "Population",
     "Result",
     "Scenario",
+    "breakeven",
+    "calibrate",
+    "compare",
     "contracts",
     "costs",
     "evaluate",
