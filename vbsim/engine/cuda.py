@@ -89,6 +89,10 @@ def cuda_available() -> bool:
 def _kernels(nt: int) -> tuple[Any, Any]:
     """Compile-on-first-use kernels for ``nt`` threads per block (power of two)."""
     global cuda  # a module global: numba's CUDA simulator swaps it for its fake module
+    if not hasattr(np, "row_stack"):
+        # numba-cuda 0.2x registers np.row_stack (an alias of np.vstack removed in numpy 2.5)
+        # while loading its typing registries; without the alias every compile fails there.
+        setattr(np, "row_stack", np.vstack)  # noqa: B010
     from numba import cuda as _numba_cuda
 
     cuda = _numba_cuda
