@@ -59,6 +59,11 @@ def test_identical_across_block_sizes_and_chunks():
     # scenario k is the same whatever n_scenarios (counter-based streams)
     c = simulate(MIXED, **{**kw, "n_scenarios": 4})
     assert np.array_equal(a["cost"].values[:4], c["cost"].values)
+    # and a block starting at scenario 5 reproduces scenarios 5..8
+    d = simulate(MIXED, **{**kw, "n_scenarios": 4, "scenario_start": 5})
+    assert d["scenario"].values.tolist() == [5, 6, 7, 8]
+    for v in VARS:
+        assert np.array_equal(a[v].values[5:], d[v].values, equal_nan=True), v
 
 
 _CHILD = textwrap.dedent("""
