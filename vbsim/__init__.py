@@ -13,7 +13,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import calibrate, contracts, costs, metrics, presets  # noqa: E402
+from . import calibrate, contracts, costs, metrics, multiyear, presets  # noqa: E402
 from .drivers import Drivers  # noqa: E402
 from .evaluate import evaluate  # noqa: E402
 from .negotiate import breakeven, compare  # noqa: E402
@@ -36,6 +36,7 @@ __all__ = [
     "evaluate",
     "load",
     "metrics",
+    "multiyear",
     "presets",
     "run",
     "simulate",

@@ -1,4 +1,4 @@
-"""The ``vbsim`` command line: ``run``, ``settle`` and ``calibrate``.
+"""The ``vbsim`` command line: ``run``, ``multiyear``, ``settle``, ``calibrate``, ``report``.
 
 >>> main(["--version"])  # doctest: +SKIP
 """
@@ -17,9 +17,34 @@ from ._validate import VbsimInputError
 _PLUGINS = ("settle_cli", "calibrate_cli", "report_cli")
 
 
+def _is_multiyear(path: str) -> bool:
+    import tomllib
+    from pathlib import Path
+
+    try:
+        return "multiyear" in tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return False  # the scenario loader reports the problem with the file name
+
+
+def _multiyear_main(args: argparse.Namespace) -> int:
+    from .multiyear.__main__ import main as my_main
+
+    argv = [args.scenario]
+    for flag, val in (("--n-scenarios", args.n_scenarios), ("--seed", args.seed),
+                      ("--out", args.out)):
+        if val is not None:
+            argv += [flag, str(val)]
+    if args.no_progress:
+        argv.append("--no-progress")
+    return my_main(argv)
+
+
 def _run_main(args: argparse.Namespace) -> int:
     from .run import run
 
+    if _is_multiyear(args.scenario) and not getattr(args, "per_year", False):
+        return _multiyear_main(args)
     cluster = args.scheduler
     res = run(args.scenario, n_scenarios=args.n_scenarios, seed=args.seed,
               progress=False if args.no_progress else None, cluster=cluster,
@@ -77,7 +102,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="save finished scenario blocks in DIR; a rerun resumes from them")
     r.add_argument("--block-scenarios", type=int, default=1000,
                    help="scenarios per block with --scheduler/--checkpoint (default 1000)")
+    r.add_argument("--per-year", action="store_true",
+                   help="for a [multiyear] scenario, settle each simulated year on the engine's "
+                        "benchmark instead of the multi-year benchmark rules")
     r.set_defaults(func=_run_main)
+    m = sub.add_parser("multiyear", help="compare multi-year strategies (NPV, fan charts, "
+                                         "guarantee breaches) of a scenario file")
+    m.add_argument("scenario", help="scenario TOML file, e.g. scenarios/lead_10yr.toml")
+    m.add_argument("--n-scenarios", type=int, default=None)
+    m.add_argument("--seed", type=int, default=None)
+    m.add_argument("--out", default=None, help="save the comparison as NetCDF")
+    m.add_argument("--no-progress", action="store_true")
+    m.set_defaults(func=_multiyear_main)
     for name in _PLUGINS:
         try:
             mod = importlib.import_module(f"vbsim.{name}")

@@ -34,7 +34,7 @@ from ._spec import build_dataclass
 from ._validate import VbsimInputError, check_int, check_real
 
 _TOP_KEYS = ("name", "description", "simulation", "population", "drivers", "settlement",
-             "contracts")
+             "contracts", "multiyear")  # [multiyear] is read by vbsim.multiyear.scenario
 _SIM_KEYS = {"n_scenarios": (1, 10_000_000), "years": (1, 50), "seed": (0, 2**63 - 1),
              "block_size": (1, 1_000_000)}
 _SETTLE_KEYS = ("revenue_share", "quality_standard_met", "relief", "expected_savings_rate")
