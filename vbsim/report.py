@@ -78,6 +78,14 @@ def _contracts_table(contracts: dict[str, Any]) -> str:
             + ContractTable(contracts)._repr_html_())
 
 
+def _section(build: Any) -> str:
+    """The HTML of one optional section, or the reason it cannot be computed."""
+    try:
+        return build()
+    except VbsimInputError as exc:
+        return f"<p class='note'>not available for this scenario: {html.escape(str(exc))}</p>"
+
+
 def _frontier_grid(contract: Any) -> dict[str, list[float]]:
     params = contract.params()
     grid: dict[str, list[float]] = {}
@@ -164,22 +172,30 @@ def build_report(
               "<p class='note'>no offer has a rate, discount or MSR to solve for</p>"]
     grid = _frontier_grid(sc.contracts[baseline])
     if grid:
-        fr = frontier(result, baseline, grid)
-        parts += [f"<h2>Frontier: variations of {html.escape(baseline)}</h2>",
-                  _img(plot.frontier(fr), "frontier")]
+        parts.append(f"<h2>Frontier: variations of {html.escape(baseline)}</h2>")
+        parts.append(_section(lambda: _img(plot.frontier(frontier(result, baseline, grid)),
+                                           "frontier")))
     if sensitivity:
-        t = tornado(sc, [baseline], n_scenarios=n_sens)
+        def tornado_figs() -> str:
+            t = tornado(sc, [baseline], n_scenarios=n_sens)
+            notes = sorted({n for n in t.frame["note"] if n})
+            return (_img(t.plot(baseline, "mean"), "tornado mean", "fig")
+                    + _img(t.plot(baseline, "TVaR_99"), "tornado TVaR", "fig")
+                    + "".join(f"<p class='note'>not defined: {html.escape(n)}</p>"
+                              for n in notes))
+
         parts += [f"<h2>Sensitivity of {html.escape(baseline)} to the assumptions</h2>",
                   f"<p class='note'>Each assumption moved down and up and the scenario "
                   f"re-simulated with the same seed ({n_sens:,} scenarios); bars show the "
-                  "change with ±2 paired SE.</p>",
-                  _img(t.plot(baseline, "mean"), "tornado mean", "fig"),
-                  _img(t.plot(baseline, "TVaR_99"), "tornado TVaR", "fig")]
+                  "change with ±2 paired SE.</p>", _section(tornado_figs)]
     if panel:
-        pc = panel_curve(sc, sizes=PANEL_SIZES, n_scenarios=n_sens)
-        notes = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in pc.notes)
+        def panel_figs() -> str:
+            pc = panel_curve(sc, sizes=PANEL_SIZES, n_scenarios=n_sens)
+            notes = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in pc.notes)
+            return _img(plot.panel_curve(pc), "panel size") + notes
+
         parts += ["<h2>Panel size: go it alone or join a larger ACO?</h2>",
-                  _img(plot.panel_curve(pc), "panel size"), notes]
+                  _section(panel_figs)]
     parts += [
         "<h2>How to read this report</h2>",
         "<ul><li>Payments are what the provider receives (negative: owes); the payer view is "

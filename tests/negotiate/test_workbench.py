@@ -119,3 +119,13 @@ def test_assumption_is_frozen():
     a = Assumption("x", 0, 1, lambda sc, v: sc)
     with pytest.raises(dataclasses.FrozenInstanceError):
         a.low = 2  # type: ignore[misc]
+
+
+def test_tornado_marks_offers_undefined_after_a_move():
+    # a 5,500-member practice on the MSSP size table: halving the panel leaves the table's range
+    sc = load("scenarios/small_practice.toml").replace(n_scenarios=40)
+    sc = sc.replace(contracts={k: sc.contracts[k] for k in ("basic_a", "basic_e")})
+    panel = [a for a in standard_assumptions(sc) if a.name == "panel size"]
+    f = tornado(sc, assumptions=panel, measures=("mean",)).frame.set_index("contract")
+    assert np.isnan(f.loc["basic_a", "low"]) and "size table" in f.loc["basic_a", "note"]
+    assert np.isfinite(f.loc["basic_e", "low"]) and f.loc["basic_e", "note"] == ""

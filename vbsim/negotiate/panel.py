@@ -121,17 +121,27 @@ def panel_curve(
                 ok[n] = sc.contracts[n]
         for n in skipped:
             rows.append({"contract": n, "members": size})
-        if skipped and size == min(sizes):
+        if skipped and not any("size table" in x for x in notes):
             notes.append(f"{', '.join(skipped)}: MSR from the MSSP size table, undefined below "
                          "5,000 assigned beneficiaries (the program's minimum): not shown there")
         if not ok:
             continue
-        st = _totals(run(s.replace(contracts=ok), progress=False).settlement)
-        for n in ok:
-            x = st[var].sel(contract=n).values
-            bench = float(st["benchmark"].sel(contract=n).mean())
-            clear = (st["gate_met"].sel(contract=n).values
-                     & (st["gross_savings"].sel(contract=n).values > 0)).astype(float)
+        try:
+            st = _totals(run(s.replace(contracts=ok), progress=False).settlement)
+            settled = {n: st.sel(contract=n) for n in ok}
+        except VbsimInputError:  # one offer undefined at this size: settle one by one (CRN)
+            settled = {}
+            for n, c in ok.items():
+                try:
+                    st = _totals(run(s.replace(contracts={n: c}), progress=False).settlement)
+                    settled[n] = st.sel(contract=n)
+                except VbsimInputError as exc:
+                    rows.append({"contract": n, "members": size})
+                    notes.append(f"{n} at {size:,} members: {exc}")
+        for n, st in settled.items():
+            x = st[var].values
+            bench = float(st["benchmark"].mean())
+            clear = (st["gate_met"].values & (st["gross_savings"].values > 0)).astype(float)
             pl, ipl = influence(x, "p_loss")
             tv, itv = influence(x, tstat)
             mean, imean = influence(x, "mean")

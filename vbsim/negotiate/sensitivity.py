@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,14 @@ def standard_assumptions(scenario: Any) -> list[Assumption]:
                    lambda sc, d: _cohorts(sc, lambda c: {"churn": c.churn + d}),
                    "churn, added"),
     ]
+
+
+def _change(x: np.ndarray | None, stat: str, i_base: np.ndarray) -> tuple[float, float]:
+    """Value of ``stat`` on ``x`` and the paired SE of its change from the base (NaN if None)."""
+    if x is None:
+        return math.nan, math.nan
+    v, i = influence(x, stat)
+    return v, se_of(i - i_base)
 
 
 class Tornado:
@@ -197,27 +206,46 @@ def tornado(
     if not assumptions:
         raise VbsimInputError("assumptions must name at least one Assumption")
 
-    def totals(s: Any) -> dict[str, np.ndarray]:
-        st = run(s, progress=False).settlement
-        return {n: st[var].sel(contract=n).sum("year").values for n in names}
+    failures: dict[tuple[str, str], str] = {}
 
-    base = totals(sc)
+    def totals(s: Any, label: str) -> dict[str, np.ndarray | None]:
+        try:
+            st = run(s, progress=False).settlement
+            return {n: st[var].sel(contract=n).sum("year").values for n in names}
+        except VbsimInputError:  # some offer is undefined here: settle them one by one (CRN)
+            out: dict[str, np.ndarray | None] = {}
+            for n in names:
+                try:
+                    st = run(s.replace(contracts={n: s.contracts[n]}), progress=False).settlement
+                    out[n] = st[var].sel(contract=n).sum("year").values
+                except VbsimInputError as exc:
+                    out[n] = None
+                    failures[(n, label)] = str(exc)
+            return out
+
+    base = totals(sc, "base")
+    bad = [n for n in names if base[n] is None]
+    if bad:
+        raise VbsimInputError(f"tornado: {bad[0]} cannot be settled on the base scenario: "
+                              f"{failures[(bad[0], 'base')]}")
     rows, base_vals = [], {}
-    moved = {a.name: (totals(a.apply(sc, a.low)), totals(a.apply(sc, a.high)))
-             for a in assumptions}
+    moved = {a.name: (totals(a.apply(sc, a.low), f"{a.name} low"),
+                      totals(a.apply(sc, a.high), f"{a.name} high")) for a in assumptions}
     for n in names:
         for stat in stats:
             vb, ib = influence(base[n], stat)
             base_vals[(n, stat)] = vb
             for a in assumptions:
                 lo_x, hi_x = moved[a.name][0][n], moved[a.name][1][n]
-                vl, il = influence(lo_x, stat)
-                vh, ih = influence(hi_x, stat)
+                vl, sl = _change(lo_x, stat, ib)
+                vh, sh = _change(hi_x, stat, ib)
+                note = "; ".join(failures[(n, f"{a.name} {k}")] for k in ("low", "high")
+                                 if (n, f"{a.name} {k}") in failures)
                 rows.append({"contract": n, "measure": stat, "assumption": a.name,
                              "setting": a.label, "low_setting": a.low, "high_setting": a.high,
-                             "base": vb, "low": vl, "high": vh,
-                             "low_se": se_of(il - ib), "high_se": se_of(ih - ib),
-                             "swing": abs(vh - vl)})
+                             "base": vb, "low": vl, "high": vh, "low_se": sl, "high_se": sh,
+                             "swing": abs(np.nan_to_num(vh, nan=vb) - np.nan_to_num(vl, nan=vb)),
+                             "note": note})
     frame = pd.DataFrame(rows)
     frame["_c"] = frame["contract"].map(names.index)
     frame["_m"] = frame["measure"].map(stats.index)
