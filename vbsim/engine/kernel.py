@@ -138,6 +138,7 @@ def scenario_kernel(seed, s, sl, years, members, family, params, risk_sd, rho, m
     e = np.empty(block_size)
     x = np.empty(block_size)
     xf = np.empty(block_size)
+    imort = np.empty(block_size)
     mmv = np.empty(block_size)
     for c in range(n_coh):
         n = members[c]
@@ -148,6 +149,7 @@ def scenario_kernel(seed, s, sl, years, members, family, params, risk_sd, rho, m
         ac = math.sqrt(1.0 - rc * rc)
         mc, uc, cc, rep = mortality[c], uplift[c], churn[c], replacement[c]
         cap = 1.0 - cc
+        icc = 1.0 / cc if cc > 0.0 else 0.0
         for b0 in range(0, n, block_size):
             nb = min(block_size, n - b0)
             for j in range(nb):
@@ -175,7 +177,9 @@ def scenario_kernel(seed, s, sl, years, members, family, params, risk_sd, rho, m
                         rj = math.exp(sr * ninv_nb(unit_nb(word_nb(kr, b0 + j)))
                                       - 0.5 * sr * sr)
                         r[j] = rj
-                        mort[j] = min(mc * rj, cap)
+                        mj = min(mc * rj, cap)
+                        mort[j] = mj
+                        imort[j] = 1.0 / mj if mj > 0.0 else 0.0
                         z[j] = 0.0
                 # pass 4 (vector): latent AR(1); a new member starts at its innovation
                 for j in range(nb):
@@ -190,45 +194,36 @@ def scenario_kernel(seed, s, sl, years, members, family, params, risk_sd, rho, m
                 else:
                     for j in range(nb):
                         x[j] = member_cost(fam, p, z[j], kc, b0 + j) * (r[j] * tr)
-                # pass 6 (scalar): exits; final cost xf and member-months mm per slot
-                a_dead = 0.0
-                a_start = 0.0
-                a_new = 0.0
-                a_left = 0.0
+                # pass 6 (branch-free): exits; final cost xf and member-months mmv per slot
+                # (f = U / m and (U - m) / churn, computed with reciprocals)
+                n_dead = 0
+                n_left = 0
+                n_start = 0
+                n_new = 0
                 for j in range(nb):
                     o = occ[j]
-                    if o == 0:
-                        xf[j] = 0.0
-                        mmv[j] = 0.0
-                        continue
-                    a_start += 1.0
-                    if o == 2 and t > 0:
-                        a_new += 1.0
-                    xj = x[j]
+                    act = o != 0
                     ue = ux[j]
                     mj = mort[j]
-                    if ue < mj:  # death at time f, full-year cost x uplift
-                        f = ue / mj
-                        xj = xj * uc
-                        a_dead += 1.0
-                        gone = True
-                    elif ue < mj + cc:  # leaves at time f, cost pro-rated
-                        f = (ue - mj) / cc
-                        xj = xj * f
-                        a_left += 1.0
-                        gone = True
-                    else:
-                        f = 1.0
-                        gone = False
-                    if gone:
-                        if rep >= 1.0 or unit_nb(word_nb(kp, b0 + j)) < rep:
-                            occ[j] = 2
-                        else:
+                    dead = act & (ue < mj)
+                    left = act & (ue >= mj) & (ue < mj + cc)
+                    f = ue * imort[j] if dead else ((ue - mj) * icc if left else 1.0)
+                    xj = x[j] * (uc if dead else f)
+                    xf[j] = xj if act else 0.0
+                    mmv[j] = 12.0 * f if act else 0.0
+                    n_dead += dead
+                    n_left += left
+                    n_start += act
+                    n_new += o == 2
+                    occ[j] = (2 if (dead | left) else 1) if act else 0
+                if rep < 1.0:  # an exit is refilled next year with probability rep
+                    for j in range(nb):
+                        if occ[j] == 2 and unit_nb(word_nb(kp, b0 + j)) >= rep:
                             occ[j] = 0
-                    else:
-                        occ[j] = 1
-                    xf[j] = xj
-                    mmv[j] = 12.0 * f
+                a_dead = float(n_dead)
+                a_left = float(n_left)
+                a_start = float(n_start)
+                a_new = float(n_new) if t > 0 else 0.0
                 # pass 7: sums over members in fixed groups of GROUP (aligned on member
                 # index, zero-padded), 4 interleaved lanes each: the order of additions
                 # depends only on member indices, never on block size or threads
