@@ -159,3 +159,21 @@ def test_recovers_a_known_corridor_width(paths):
     be = breakeven(Resettler(paths), g, a, corridor_width(0), bracket=(0.05, 0.25))
     assert be.value == pytest.approx(0.10, abs=1e-6)
     assert be.parameter == "sharing.bands[0].width"
+
+
+def test_attachment_with_loaded_premium_on_a_simulated_grid():
+    from vbsim import costs
+    from vbsim.negotiate import threshold_grid
+    from vbsim.population import Cohort
+    from vbsim.simulate import simulate
+
+    grid = threshold_grid(50_000, 400_000, 25)
+    paths = simulate(Cohort("all", 2000, costs.Lognormal(mean=12_000.0, cv=3.0)),
+                     n_scenarios=300, seed=5, thresholds=grid)
+    rs = Resettler(paths)
+    sl = IndividualStopLoss(attachment=125_000.0, coinsurance=0.1, premium_load=0.25)
+    a = presets.reach("global").replace(stop_loss=sl)
+    assert not np.any(np.isclose(grid, 125_000.0))  # the reference itself is interpolated
+    be = breakeven(rs, a.replace(**{"stop_loss.0.attachment": 60_000.0}), a,
+                   "stop_loss.0.attachment", bracket=(55_000.0, 390_000.0))
+    assert be.value == pytest.approx(125_000.0, rel=1e-6)

@@ -244,7 +244,7 @@ def breakeven(
         return stat_of(x_b(theta)[idx])[0] - stat_of(x_a[idx])[0]
 
     step_fn = stat == "p_loss"
-    lo_b, hi_b = _sign_change(diff, lo, hi, pname, measure)
+    lo_b, hi_b, n_changes = _sign_change(diff, lo, hi, pname, measure)
     flat = ""
     if diff(lo_b) == 0.0 and diff(hi_b) == 0.0:
         root = 0.5 * (lo_b + hi_b)  # D is exactly zero on a grid run: its midpoint
@@ -266,6 +266,10 @@ def breakeven(
         se = _bootstrap_se(diff, lo_b, hi_b, lo, hi, root, x_a.size,
                            check_int("n_boot", n_boot, 10, 10**5), seed, step_fn)
     note = flat
+    if n_changes > 1:
+        note += ("; " if note else "") + (
+            f"the difference changes sign {n_changes} times on a {N_SCAN}-point scan of the "
+            "bracket: the root nearest its low end is shown; narrow the bracket for another")
     if step_fn:
         note += ("; " if note else "") + (
             "the sample P(loss) is a step function of the parameter (it moves when a scenario "
@@ -283,8 +287,9 @@ def breakeven(
 
 
 def _sign_change(diff: Callable[[float], float], lo: float, hi: float, pname: str,
-                 measure: str) -> tuple[float, float]:
-    """A sub-bracket of [lo, hi] where diff changes sign (ends first, then a grid scan)."""
+                 measure: str) -> tuple[float, float, int]:
+    """The first sub-bracket of a grid scan of [lo, hi] where diff changes sign (or is zero),
+    and the number of sign changes seen on the grid."""
     grid = np.linspace(lo, hi, N_SCAN + 1)
     vals, errors = [], []
     for t in grid:
@@ -302,14 +307,16 @@ def _sign_change(diff: Callable[[float], float], lo: float, hi: float, pname: st
             f"the {measure} difference is exactly zero for every {pname} in [{lo:g}, {hi:g}]: the "
             "measure does not depend on this parameter here; choose another parameter or measure"
         )
+    sgn = np.sign(vals)
+    changes = int(np.sum((sgn[:-1] * sgn[1:] < 0) | ((sgn[:-1] == 0) & (sgn[1:] != 0))))
     for i in range(len(grid) - 1):
         if np.isfinite(vals[i]) and vals[i] == 0.0:
             j = i
             while j + 1 < len(grid) and vals[j + 1] == 0.0:
                 j += 1
-            return float(grid[i]), float(grid[j])  # a zero, or a run of zeros
+            return float(grid[i]), float(grid[j]), changes  # a zero, or a run of zeros
         if np.isfinite(vals[i]) and np.isfinite(vals[i + 1]) and vals[i] * vals[i + 1] < 0:
-            return float(grid[i]), float(grid[i + 1])
+            return float(grid[i]), float(grid[i + 1]), changes
     fin = vals[np.isfinite(vals)]
     rng = f"{fin.min():,.4g} to {fin.max():,.4g}" if fin.size else "undefined"
     raise VbsimInputError(

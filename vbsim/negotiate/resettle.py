@@ -68,6 +68,7 @@ class Resettler:
         self.n_scenarios = int(paths.sizes["scenario"])
         self.n_years = int(paths.sizes["year"])
         grid = self.ctx.pop("excess", {})
+        self.ctx.pop("expected_excess", None)  # rebuilt per threshold in context_for
         self.grid = np.array(sorted(grid), dtype=float)
         self._grid_excess = np.stack([grid[t] for t in self.grid], -1) if grid else None
 
@@ -102,6 +103,9 @@ class Resettler:
         if need:
             exc = {t: self.excess(t) for t in need}
             ctx["excess"] = exc
+            # as vbsim.evaluate: expected recoveries for loaded premiums = mean over scenarios
+            ctx["expected_excess"] = {t: np.broadcast_to(v.mean(axis=0, keepdims=True), v.shape)
+                                      for t, v in exc.items()}
         return ctx
 
     def settle(self, contract: Any) -> Any:
