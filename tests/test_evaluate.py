@@ -81,3 +81,30 @@ def test_run_collects_thresholds_and_is_reproducible(tmp_path) -> None:
     np.testing.assert_allclose(back["payment"].values, r1.settlement["payment"].values)
     table = r1.table()
     assert "E[payment]" in table and "sl" in table
+
+
+def test_truncation_is_not_a_windfall() -> None:
+    """MSSP truncation applies to the benchmark too: no expected gain from truncating alone.
+
+    Truncating only the expenditure would raise expected gross savings by E[excess] (checked to
+    be many standard errors away from zero here); truncating the benchmark by the expected excess
+    share leaves the expected gross savings where they were, up to Monte Carlo error.
+    """
+    from vbsim.population import standard_cohort
+
+    pop = vbsim.Population([standard_cohort("aged_non_dual", 3000)])
+    paths = vbsim.simulate(pop, n_scenarios=1500, seed=5, thresholds=(100_000.0,))
+    st = evaluate(paths, {"plain": presets.mssp("ENHANCED", msr=0.0),
+                          "trunc": presets.mssp("ENHANCED", msr=0.0, truncation=100_000.0)})
+    g = st["gross_savings"].sum("year")
+    diff = (g.sel(contract="trunc") - g.sel(contract="plain")).values
+    se = diff.std(ddof=1) / np.sqrt(diff.size)
+    excess = paths["excess"].sum(("cohort", "year")).values.ravel()
+    assert excess.mean() > 10 * excess.std(ddof=1) / np.sqrt(excess.size)
+    assert abs(diff.mean()) < 4 * se
+    b = st["benchmark"]
+    assert bool((b.sel(contract="trunc") < b.sel(contract="plain")).all())
+    # settle() itself takes the benchmark as given (already truncated by the program).
+    c = presets.mssp("ENHANCED", msr=0.0, truncation=100_000.0)
+    rec = c.settle(benchmark=100e6, expenditure=99e6, excess={100_000.0: 2e6})
+    assert rec.final_benchmark == 100e6 and rec.counted_expenditure == 97e6

@@ -171,9 +171,36 @@ def evaluate(
     return ds
 
 
+def _truncated_benchmark(contract: Any, ctx: dict[str, Any]) -> np.ndarray:
+    """The engine's benchmark, truncated as the contract's truncating stop-loss demands.
+
+    The engine's benchmark is untruncated expected cost; a program that truncates member costs
+    at t builds its benchmark on truncated costs too. Each year's benchmark is scaled by
+    1 - E[excess above t] / E[cost], expectations taken over scenarios.
+    """
+    bench = ctx["benchmark"]
+    for sl in _stop_losses(contract):
+        if getattr(sl, "truncates_benchmark", False):
+            t = float(sl.attachment)
+            exc = next(v for k, v in ctx["excess"].items() if math.isclose(k, t))
+            share = exc.mean(axis=0, keepdims=True) / ctx["expenditure"].mean(axis=0,
+                                                                              keepdims=True)
+            bench = bench * (1.0 - share)
+    return bench
+
+
+def _stop_losses(contract: Any) -> tuple[Any, ...]:
+    sl = getattr(contract, "stop_loss", None)
+    if sl is None:
+        return ()
+    return tuple(sl) if isinstance(sl, (tuple, list)) else (sl,)
+
+
 def _ctx_for(contract: Any, ctx: dict[str, Any]) -> dict[str, Any]:
     """Pass only the excess thresholds this contract asked for (keeps the records small)."""
     out = dict(ctx)
+    if any(getattr(s, "truncates_benchmark", False) for s in _stop_losses(contract)):
+        out["benchmark"] = _truncated_benchmark(contract, ctx)
     need = getattr(contract, "thresholds", ())
     for key in ("excess", "expected_excess"):
         if key in ctx:

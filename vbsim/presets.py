@@ -55,6 +55,7 @@ def mssp(
     assigned_beneficiaries: int | None = None,
     sequestration: float = 0.02,
     name: str | None = None,
+    truncation: float | None = None,
 ) -> Contract:
     """MSSP PY2023+ BASIC level A-E or ENHANCED (DOMAIN.md s.2).
 
@@ -74,6 +75,9 @@ def mssp(
     assigned_beneficiaries : if given with the size table, the MSR is fixed now from the table;
         otherwise ``settle`` needs context ``assigned_beneficiaries``.
     sequestration : 2% [C].
+    truncation : per-member annual cost at which expenditure is truncated, in the benchmark and
+        the performance year alike (the program uses the national 99th percentile [C]; its dollar
+        value is an input here). None: no truncation.
 
     Examples
     --------
@@ -105,10 +109,13 @@ def mssp(
         sharing = TwoSidedRisk(rate=rate, loss_rate=loss_rate, msr=msr, mlr=None, cap=cap,
                                loss_limit_benchmark=lim_bm, loss_limit_revenue=lim_rev)
     label = "ENHANCED" if level == "ENHANCED" else f"BASIC {level}"
+    if truncation is not None:
+        note += f", truncation at ${truncation:,.0f} per member"
     return Contract(
         name=name or f"MSSP {label}",
         sharing=sharing,
         quality_gate=QualityGate(),
+        stop_loss=None if truncation is None else IndividualStopLoss.truncation(truncation),
         sequestration=sequestration,
         source=(f"MSSP PY2023+ {label} (DOMAIN.md s.2): rates, caps, gate, sequestration [C]; "
                 "BASIC loss rate and loss limits [R]; MSR default = size table [A]" + note),

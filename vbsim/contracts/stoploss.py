@@ -32,8 +32,14 @@ class IndividualStopLoss(Term):
         come from context ``expected_excess[attachment]`` or, for DataArray inputs with a
         ``scenario`` dimension, the mean excess over scenarios. Exclusive with ``premium_pmpm``.
 
+    truncates_benchmark : the benchmark was built on costs truncated at the same point (MSSP
+        truncation). ``settle`` takes the benchmark it is given as already truncated; on
+        simulated paths, :func:`vbsim.evaluate` truncates the engine's (untruncated) benchmark by
+        the expected excess share, so that truncation does not turn into a windfall.
+
     ``IndividualStopLoss.truncation(t)`` is the MSSP-style special case: costs above the
-    threshold are simply not counted (coinsurance 0, no premium) [C, DOMAIN.md s.2].
+    threshold are simply not counted (coinsurance 0, no premium) in the performance year or in
+    the benchmark [C, DOMAIN.md s.2].
 
     Examples
     --------
@@ -48,8 +54,13 @@ class IndividualStopLoss(Term):
     coinsurance: float = 0.0
     premium_pmpm: float = 0.0
     premium_load: float | None = None
+    truncates_benchmark: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.truncates_benchmark, bool):
+            raise VbsimInputError(
+                f"IndividualStopLoss.truncates_benchmark must be true or false; "
+                f"got {self.truncates_benchmark!r}")
         self._real("attachment", 0, math.inf, lo_open=True)
         self._real("coinsurance", 0, 1)
         self._real("premium_pmpm", 0, math.inf)
@@ -67,7 +78,8 @@ class IndividualStopLoss(Term):
         >>> IndividualStopLoss.truncation(250_000).coinsurance
         0.0
         """
-        return cls(attachment=threshold, coinsurance=0.0, premium_pmpm=0.0)
+        return cls(attachment=threshold, coinsurance=0.0, premium_pmpm=0.0,
+                   truncates_benchmark=True)
 
     def apply(self, counted: np.ndarray, base: np.ndarray | None,
               ctx: Context) -> tuple[np.ndarray, np.ndarray]:
