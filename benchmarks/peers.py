@@ -9,7 +9,7 @@ member. Each tool reports mean, sd, the 99% and 99.5% quantiles and the aggregat
 E[(S - a)+] at ``a`` = 110% of the exact mean.
 
 Tools, each in a fresh subprocess (its time excludes imports; its peak memory is the
-subprocess's ``ru_maxrss``, imports included):
+subprocess's peak RSS, ``VmHWM``, imports included):
 
 - ``vbsim-mc``: the engine (:func:`vbsim.simulate`, ``CompoundPoisson`` members, no risk-score
   spread, deaths, churn or trend), ``sims`` scenarios, one year;
@@ -245,8 +245,21 @@ def child(tool: str, sims: int, seed: int) -> dict:
 
         out["version"] = vbsim.__version__
     out["tool"] = tool
-    out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["maxrss_mb"] = peak_rss_mb()
     return out
+
+
+def peak_rss_mb() -> float:
+    """Peak RSS of this process in MiB: VmHWM (per address space, so not inherited from a
+    parent across fork + exec, unlike ``ru_maxrss``); ``ru_maxrss`` where /proc is missing."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # ------------------------------------------------------------------------------------------------

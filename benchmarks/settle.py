@@ -1,0 +1,160 @@
+"""Settlement speed: 20 contracts on 100,000 scenarios x 10 years, summaries and a break-even solve.
+
+The cost paths: a 6,000-member ACO simulated on ``--base-scenarios`` (default 1,000) scenarios x
+10 years with the thresholds the contracts need, then resampled by whole scenario (every variable
+of a scenario kept together) to ``--scenarios`` (default 100,000). The time of ``evaluate`` does
+not depend on where the numbers came from; ``--simulate`` simulates all the scenarios instead
+(slower: 6,000 x 100,000 x 10 member-years).
+
+Timed, best of ``--repeat``:
+
+- ``vbsim.evaluate(paths, contracts)``: 20 presets with varied parameters (MSSP A-E and
+  ENHANCED with several MSRs, MSSP 2018 tracks, REACH Global/Professional by year, one with an
+  individual stop-loss, LEAD Global/Professional);
+- ``vbsim.metrics.summarize`` of the settlement, by year and over the 10 years;
+- ``vbsim.negotiate.breakeven``: the ENHANCED sharing rate that matches level E's expected
+  provider payment (end to end, and again with a prebuilt ``Resettler``).
+
+Usage::
+
+    .venv/bin/python benchmarks/settle.py [--scenarios 100000] [--simulate]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import numpy as np
+
+TARGET_SETTLE_S = 1.0  # issue 7: 20 contracts on 100,000 scenarios x 10 years in under 1 s
+TARGET_BREAKEVEN_S = 2.0  # issue 7: a break-even solve in under 2 s
+
+
+def contracts() -> dict[str, Any]:
+    """Twenty presets with varied parameters."""
+    from vbsim import presets
+    from vbsim.contracts import IndividualStopLoss
+
+    c: dict[str, Any] = {}
+    c["MSSP A"] = presets.mssp("A")  # one-sided: MSR from the size table
+    c["MSSP B"] = presets.mssp("B")
+    for level in ("C", "D", "E", "ENHANCED"):
+        c[f"MSSP {level} msr 2%"] = presets.mssp(level, msr=0.02)
+    c["MSSP E msr 0"] = presets.mssp("E", msr=0.0)
+    c["MSSP E msr 1%"] = presets.mssp("E", msr=0.01)
+    c["MSSP ENHANCED msr 0"] = presets.mssp("ENHANCED", msr=0.0)
+    c["MSSP ENHANCED msr table"] = presets.mssp("ENHANCED", msr="table")
+    for track in ("1", "1+", "2", "3"):
+        c[f"MSSP 2018 track {track}"] = presets.mssp_2018(track, msr=0.02)
+    for year in (2023, 2026):
+        c[f"REACH global {year}"] = presets.reach("global", year=year)
+    c["REACH professional 2023"] = presets.reach("professional", year=2023)
+    c["REACH global + stop-loss 250k"] = presets.reach(
+        "global", year=2025, stop_loss=IndividualStopLoss(attachment=250_000, coinsurance=0.2,
+                                                          premium_pmpm=10.0))
+    c["LEAD global"] = presets.lead("global")
+    c["LEAD professional"] = presets.lead("professional")
+    assert len(c) == 20, len(c)
+    return c
+
+
+def make_paths(scenarios: int, years: int = 10, members: int = 6_000,
+               base_scenarios: int = 1_000, simulate_all: bool = False, seed: int = 1):
+    """CostPaths with ``scenarios`` scenarios (resampled from ``base_scenarios`` unless
+    ``simulate_all``) and the thresholds of :func:`contracts`; returns (paths, seconds)."""
+    from vbsim.costs import Lognormal
+    from vbsim.evaluate import needed_thresholds
+    from vbsim.population import Cohort
+    from vbsim.simulate import simulate
+
+    cohort = Cohort("aco", members, Lognormal(mean=11_000, cv=2.0))  # engine benchmark's member
+    n = scenarios if simulate_all else min(base_scenarios, scenarios)
+    t0 = time.perf_counter()
+    paths = simulate(cohort, n_scenarios=n, years=years, seed=seed,
+                     thresholds=needed_thresholds(contracts()), progress=False)
+    if n < scenarios:
+        idx = np.random.default_rng(seed).integers(0, n, scenarios)
+        paths = paths.isel(scenario=idx).assign_coords(scenario=np.arange(scenarios))
+    return paths, time.perf_counter() - t0
+
+
+def _best(fn, repeat: int) -> tuple[float, Any]:
+    best, out = np.inf, None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def run(scenarios: int = 100_000, years: int = 10, repeat: int = 3, base_scenarios: int = 1_000,
+        simulate_all: bool = False, log=print) -> dict[str, Any]:
+    """Time evaluate, summarize and breakeven; a dict of seconds and context."""
+    from vbsim import metrics
+    from vbsim.evaluate import evaluate
+    from vbsim.negotiate import Resettler, breakeven
+
+    paths, t_paths = make_paths(scenarios, years, base_scenarios=base_scenarios,
+                                simulate_all=simulate_all)
+    log(f"  paths: {scenarios:,} scenarios x {years} years "
+        f"({'simulated' if simulate_all else f'resampled from {base_scenarios:,} simulated'}) "
+        f"in {t_paths:.1f} s", flush=True)
+    cs = contracts()
+    t_eval, st = _best(lambda: evaluate(paths, cs), repeat)
+    log(f"  evaluate, {len(cs)} contracts: {t_eval:.3f} s", flush=True)
+    t_sum_each, _ = _best(lambda: metrics.summarize(st, years="each"), repeat)
+    t_sum_tot, summ = _best(lambda: metrics.summarize(st, years="total"), repeat)
+    log(f"  summarize by year: {t_sum_each:.3f} s; over the years: {t_sum_tot:.3f} s",
+        flush=True)
+    a, b = cs["MSSP E msr 0"], cs["MSSP ENHANCED msr 0"]
+    t_be, be = _best(lambda: breakeven(paths, b, a, "sharing.rate", bracket=(0.05, 1.0)), repeat)
+    t_rs, rs = _best(lambda: Resettler(paths), 1)
+    t_be_rs, _ = _best(lambda: breakeven(rs, b, a, "sharing.rate", bracket=(0.05, 1.0)), repeat)
+    log(f"  breakeven (ENHANCED sharing rate = E's expected payment): {t_be:.3f} s end to end "
+        f"(Resettler {t_rs:.3f} s + solve {t_be_rs:.3f} s); rate {be.value:.4f} "
+        f"± {be.se:.4f}", flush=True)
+    return {
+        "scenarios": scenarios, "years": years, "contracts": len(cs), "paths_s": t_paths,
+        "resampled": not simulate_all, "evaluate_s": t_eval, "summarize_each_s": t_sum_each,
+        "summarize_total_s": t_sum_tot, "breakeven_s": t_be, "resettler_s": t_rs,
+        "breakeven_cached_s": t_be_rs, "breakeven_value": be.value, "breakeven_se": be.se,
+        "mean_provider_net_total": {
+            str(k): float(v) for k, v in
+            summ["value"].sel(stat="mean").to_series().items()},
+    }
+
+
+def table(r: dict[str, Any]) -> str:
+    """Markdown table of the timings against the targets."""
+    rows = [
+        ("evaluate: 20 contracts", r["evaluate_s"], TARGET_SETTLE_S),
+        ("metrics.summarize, by year", r["summarize_each_s"], None),
+        ("metrics.summarize, over the years", r["summarize_total_s"], None),
+        ("breakeven, end to end", r["breakeven_s"], TARGET_BREAKEVEN_S),
+        ("  of which Resettler(paths)", r["resettler_s"], None),
+        ("breakeven on a prebuilt Resettler", r["breakeven_cached_s"], None),
+    ]
+    out = [f"{r['scenarios']:,} scenarios x {r['years']} years, {r['contracts']} contracts",
+           "", "| step | seconds | target |", "|---|---:|---|"]
+    for name, s, target in rows:
+        t = "" if target is None else (f"< {target:g} s: " + ("met" if s < target else "NOT met"))
+        out.append(f"| {name} | {s:.3f} | {t} |")
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--scenarios", type=int, default=100_000)
+    ap.add_argument("--years", type=int, default=10)
+    ap.add_argument("--base-scenarios", type=int, default=1_000)
+    ap.add_argument("--simulate", action="store_true", help="simulate every scenario")
+    ap.add_argument("--repeat", type=int, default=3)
+    a = ap.parse_args()
+    r = run(a.scenarios, a.years, a.repeat, a.base_scenarios, a.simulate)
+    print(table(r))
+
+
+if __name__ == "__main__":
+    main()
