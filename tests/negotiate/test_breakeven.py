@@ -15,7 +15,8 @@ from .conftest import synthetic_paths
 
 
 def test_resettler_equals_evaluate(paths):
-    c = {"E": presets.mssp("E", msr=0.02), "ENH": presets.mssp("ENHANCED", msr=0.02)}
+    c = {"E": presets.mssp("E", msr=0.02), "ENH": presets.mssp("ENHANCED", msr=0.02),
+         "trunc": presets.mssp("E", msr=0.02, truncation=100_000.0)}
     ref = evaluate(paths, c, revenue_share=0.3)
     got = Resettler(paths, revenue_share=0.3).dataset(c)
     np.testing.assert_array_equal(got["provider_net"].values, ref["provider_net"].values)

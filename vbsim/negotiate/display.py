@@ -37,6 +37,8 @@ class ContractTable:
         keys: list[str] = []
         for p in params.values():
             keys += [k for k in p if k not in keys and k not in ("name", "source")]
+        heads = list(dict.fromkeys(k.split(".")[0] for k in keys))  # keep terms together
+        keys.sort(key=lambda k: heads.index(k.split(".")[0]))
         self.rows = [(k, [params[n].get(k) for n in self.contracts]) for k in keys
                      if any(params[n].get(k) is not None for n in self.contracts)]
         self.sources = [str(params[n].get("source", "")) for n in self.contracts]

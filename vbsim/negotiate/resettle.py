@@ -97,8 +97,16 @@ class Resettler:
         return (1 - w) * self._grid_excess[..., j - 1] + w * self._grid_excess[..., j]
 
     def context_for(self, contract: Any) -> dict[str, Any]:
-        """The settle() keyword arguments for ``contract``."""
-        ctx = dict(self.ctx)
+        """The settle() keyword arguments for ``contract``.
+
+        The excess at the contract's thresholds (interpolated where needed) is added, then
+        :mod:`vbsim.evaluate`'s own per-contract adjustment (threshold selection, a benchmark
+        truncated like the costs, ...) is applied, so a re-settlement equals ``evaluate``'s.
+        """
+        import importlib
+
+        ev = importlib.import_module("vbsim.evaluate")  # the module (vbsim.evaluate is also
+        ctx = dict(self.ctx)                            # the name of the exported function)
         need = [float(t) for t in getattr(contract, "thresholds", ())]
         if need:
             exc = {t: self.excess(t) for t in need}
@@ -106,7 +114,8 @@ class Resettler:
             # as vbsim.evaluate: expected recoveries for loaded premiums = mean over scenarios
             ctx["expected_excess"] = {t: np.broadcast_to(v.mean(axis=0, keepdims=True), v.shape)
                                       for t, v in exc.items()}
-        return ctx
+        hook = getattr(ev, "context_for", None) or getattr(ev, "_ctx_for", None)
+        return hook(contract, ctx) if hook is not None else ctx
 
     def settle(self, contract: Any) -> Any:
         """The contract's Settlement record on every (scenario, year): numpy arrays."""
