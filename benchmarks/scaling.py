@@ -189,12 +189,21 @@ def plot(rows: list[dict], path: Path = PNG, title: str = "") -> Path:
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
     ax = axes.flat[3]
-    ax.scatter([r["members"] * r["scenarios"] for r in ok], [growth(r) for r in ok],
-               c=[r["scenarios"] * r["years"] for r in ok], cmap="viridis", norm="log", s=18)
+    for sweep in dict.fromkeys(r.get("sweep") for r in ok):
+        pts = sorted((r for r in ok if r.get("sweep") == sweep),
+                     key=lambda r: r["members"] * r["scenarios"])
+        ax.plot([r["members"] * r["scenarios"] for r in pts],
+                [max(growth(r), 0.05) for r in pts], "o" if sweep == "grid" else "o-", ms=4,
+                lw=0.8, label=f"{sweep} sweep" if sweep != "grid" else "grid points")
+    if ok:
+        xs = sorted({r["members"] * r["scenarios"] for r in ok})
+        ax.plot(xs, [x * 8 / 2**20 for x in xs], "k--", lw=0.8,
+                label="one float per member-scenario")
     ax.set_xscale("log")
+    ax.set_yscale("log")
     ax.set_xlabel("members x scenarios")
     ax.set_ylabel("peak RSS growth during the run, MiB")
-    ax.set_title("colour: scenarios x years", fontsize=9)
+    ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.suptitle(title or "vbsim engine scaling", fontsize=10)
     fig.tight_layout()

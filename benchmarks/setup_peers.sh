@@ -15,13 +15,21 @@ python="${PYTHON:-python3}"
 if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install -q --upgrade pip
+pip_install() {  # quiet; drops pip's notes about local index folders that do not exist
+    local log rc=0
+    log="$(mktemp)"
+    "$venv/bin/python" -m pip install -q "$@" >"$log" 2>&1 || rc=$?
+    grep -v "is ignored: it is neither" "$log" || true
+    rm -f "$log"
+    return "$rc"
+}
+pip_install --upgrade pip
 # Install each peer on its own so that one failing does not keep the other out.
 status=0
-"$venv/bin/python" -m pip install -q numpy scipy || status=1
+pip_install numpy scipy || status=1
 while read -r req; do
     case "$req" in ''|'#'*|numpy|scipy) continue ;; esac
-    if ! "$venv/bin/python" -m pip install -q "$req"; then
+    if ! pip_install "$req"; then
         echo "setup_peers: could not install $req (the benchmark will report it)" >&2
         status=1
     fi
