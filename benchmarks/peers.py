@@ -323,7 +323,26 @@ def table(rows: list[dict], problem: dict = PROBLEM) -> str:
         out.append(f"| {r['tool']} | {r.get('version', '')} | {r.get('method', '')} | "
                    + " | ".join(cells) + f" | {r['seconds']:.2f} | {r['maxrss_mb']:.0f} |")
     notes = [f"- {r['tool']}: {r['note']}" for r in rows if r.get("note")]
-    return "\n".join(out + ([""] + notes if notes else []))
+    for r in rows:
+        if "ns_per_member_year" in r:
+            notes.append(f"- {r['tool']}: {r['ns_per_member_year']:.1f} ns per member-year "
+                         f"({r.get('threads', '?')} threads; a compound Poisson member draws a "
+                         "Poisson count and that many lognormal claims)")
+    notes.append("- Quantiles: Monte Carlo tools give the lower empirical quantile; FFT tools give "
+                 "a lattice point, so they differ by up to one grid step (vbsim.exact's step is "
+                 "in the method column).")
+    return "\n".join(out + [""] + notes)
+
+
+def fft_agreement(rows: list[dict], problem: dict = PROBLEM) -> float | None:
+    """Largest relative difference between the FFT tools (vbsim-fft, gemact-fft, aggregate) in
+    sd, the quantiles and the stop-loss premium; None when fewer than two ran."""
+    ffts = [r for r in rows if "error" not in r and r["tool"] in ("vbsim-fft", "gemact-fft",
+                                                                  "aggregate")]
+    if len(ffts) < 2:
+        return None
+    keys = ["sd", "stop_loss"] + [f"q{q * 100:g}" for q in problem["levels"]]
+    return max(abs(a[k] / b[k] - 1) for k in keys for a in ffts for b in ffts)
 
 
 def main() -> None:
