@@ -197,3 +197,18 @@ def test_attrs_carry_inputs_as_json():
     assert Drivers(**json.loads(p.attrs["drivers"])) == Drivers()
     assert p.attrs["seed"] == 4
     assert hashlib.sha256(p.attrs["population"].encode()).hexdigest()
+
+
+@pytest.mark.parametrize("model", [
+    Spliced(mean=11_000, cv=2.0, zero_share=0.15, tail_share=0.05, tail_shape=0.3),
+    Spliced(mean=9_000, cv=1.5, zero_share=0.0, tail_share=0.1, tail_shape=0.0),
+], ids=["zeros+gpd", "exp-tail"])
+def test_spliced_member_matches_closed_form(model):
+    d = [0.5, 8_000.0, 40_000.0, 120_000.0]
+    pop = Population([_static("x", 200, model, persistence=0.5)])
+    p = simulate(pop, FLAT, n_scenarios=1_000, years=2, seed=77, thresholds=d)
+    for year in (1, 2):
+        _se_check(p["cost"].sel(year=year, cohort="x").values, 200, model.mean)
+        for k, dk in enumerate(d):
+            ex = p["excess"].sel(year=year, cohort="x").values[:, k]
+            _se_check(ex, 200, float(model.stop_loss(dk)))
