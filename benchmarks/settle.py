@@ -80,9 +80,31 @@ def make_paths(scenarios: int, years: int = 10, members: int = 6_000,
     return paths, time.perf_counter() - t0
 
 
+def _reset_peak() -> float:
+    """Reset this process's peak-RSS mark (Linux) and return the current RSS in MiB."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return _vm("VmRSS")
+    except OSError:
+        return float("nan")
+
+
+def _vm(key: str) -> float:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
 def _best(fn, repeat: int) -> tuple[float, Any]:
     best, out = np.inf, None
     for _ in range(repeat):
+        out = None  # let the previous result go before the next run (settlements are GBs)
         t0 = time.perf_counter()
         out = fn()
         best = min(best, time.perf_counter() - t0)
@@ -102,8 +124,14 @@ def run(scenarios: int = 100_000, years: int = 10, repeat: int = 3, base_scenari
         f"({'simulated' if simulate_all else f'resampled from {base_scenarios:,} simulated'}) "
         f"in {t_paths:.1f} s", flush=True)
     cs = contracts()
-    t_eval, st = _best(lambda: evaluate(paths, cs), repeat)
-    log(f"  evaluate, {len(cs)} contracts: {t_eval:.3f} s", flush=True)
+    t_eval = _best(lambda: evaluate(paths, cs), repeat - 1)[0] if repeat > 1 else np.inf
+    rss0 = _reset_peak()
+    t_last, st = _best(lambda: evaluate(paths, cs), 1)  # kept for the summaries
+    eval_peak = _vm("VmHWM") - rss0
+    t_eval = min(t_eval, t_last)
+    st_mb = st.nbytes / 2**20
+    log(f"  evaluate, {len(cs)} contracts: {t_eval:.3f} s; settlement {st_mb:,.0f} MiB "
+        f"({len(st.data_vars)} variables), peak RSS growth {eval_peak:,.0f} MiB", flush=True)
     t_sum_each, _ = _best(lambda: metrics.summarize(st, years="each"), repeat)
     t_sum_tot, summ = _best(lambda: metrics.summarize(st, years="total"), repeat)
     log(f"  summarize by year: {t_sum_each:.3f} s; over the years: {t_sum_tot:.3f} s",
@@ -117,7 +145,9 @@ def run(scenarios: int = 100_000, years: int = 10, repeat: int = 3, base_scenari
         f"± {be.se:.4f}", flush=True)
     return {
         "scenarios": scenarios, "years": years, "contracts": len(cs), "paths_s": t_paths,
-        "resampled": not simulate_all, "evaluate_s": t_eval, "summarize_each_s": t_sum_each,
+        "resampled": not simulate_all, "evaluate_s": t_eval, "settlement_mb": st_mb,
+        "settlement_vars": len(st.data_vars), "evaluate_peak_mb": eval_peak,
+        "summarize_each_s": t_sum_each,
         "summarize_total_s": t_sum_tot, "breakeven_s": t_be, "resettler_s": t_rs,
         "breakeven_cached_s": t_be_rs, "breakeven_value": be.value, "breakeven_se": be.se,
         "mean_provider_net_total": {
@@ -136,8 +166,10 @@ def table(r: dict[str, Any]) -> str:
         ("  of which Resettler(paths)", r["resettler_s"], None),
         ("breakeven on a prebuilt Resettler", r["breakeven_cached_s"], None),
     ]
-    out = [f"{r['scenarios']:,} scenarios x {r['years']} years, {r['contracts']} contracts",
-           "", "| step | seconds | target |", "|---|---:|---|"]
+    out = [f"{r['scenarios']:,} scenarios x {r['years']} years, {r['contracts']} contracts; the "
+           f"settlement Dataset holds {r['settlement_vars']} variables, "
+           f"{r['settlement_mb']:,.0f} MiB; evaluate's peak RSS growth "
+           f"{r['evaluate_peak_mb']:,.0f} MiB", "", "| step | seconds | target |", "|---|---:|---|"]
     for name, s, target in rows:
         t = "" if target is None else (f"< {target:g} s: " + ("met" if s < target else "NOT met"))
         out.append(f"| {name} | {s:.3f} | {t} |")
