@@ -196,6 +196,18 @@ def _stop_losses(contract: Any) -> tuple[Any, ...]:
     return tuple(sl) if isinstance(sl, (tuple, list)) else (sl,)
 
 
+def context_for(contract: Any, ctx: dict[str, Any]) -> dict[str, Any]:
+    """The settle() context for one contract, from :func:`settlement_context`'s arrays.
+
+    Keeps only the excess thresholds the contract asked for, and truncates the benchmark where
+    the contract truncates member costs (see :func:`_truncated_benchmark`).
+
+    >>> context_for(object(), {"benchmark": 1.0})
+    {'benchmark': 1.0}
+    """
+    return _ctx_for(contract, ctx)
+
+
 def _ctx_for(contract: Any, ctx: dict[str, Any]) -> dict[str, Any]:
     """Pass only the excess thresholds this contract asked for (keeps the records small)."""
     out = dict(ctx)

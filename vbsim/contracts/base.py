@@ -228,6 +228,12 @@ class Contract(Term):
         v["payer_net"] = (B0 - E) - provider_net
         return v
 
+    def _repr_html_(self) -> str:
+        """The contract as an HTML table in Jupyter (every term and parameter)."""
+        from vbsim.negotiate import ContractTable
+
+        return ContractTable(self)._repr_html_()
+
     def __str__(self) -> str:
         """A readable multi-line summary: name, source and every set parameter.
 
