@@ -102,8 +102,11 @@ def point(members: int, scenarios: int, years: int, threads: int | None = None) 
 
 
 def run_point(members: int, scenarios: int, years: int, threads: int | None,
-              timeout: float = 1200) -> dict:
-    """``point`` in a fresh subprocess; ``{"error": ...}`` on failure."""
+              timeout: float | None = None) -> dict:
+    """``point`` in a fresh subprocess; ``{"error": ...}`` on failure. Default timeout: 20
+    minutes or 200 ns per member-year, whichever is longer."""
+    if timeout is None:
+        timeout = max(1200.0, members * scenarios * years * 200e-9)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--point", str(members),
            str(scenarios), str(years)] + (["--threads", str(threads)] if threads else [])
     base = {"members": members, "scenarios": scenarios, "years": years}
