@@ -320,7 +320,9 @@ def report(res: dict[str, Any], mode: str, png: Path | None) -> str:
         "",
         f"- CPU: {m['cpu']}, {m['cpus']} logical CPUs ({m['cpus_usable']} usable), "
         f"{m['memory_gib']} GiB memory",
-        f"- load average at start: {la}; at the end: {la_end}",
+        f"- load average at start: {la}; at the end: {la_end}; 1-minute load at the start of "
+        "each section: " + ", ".join(f"{k} {v:.1f}" for k, v in res.get("section_load",
+                                                                       {}).items()),
         f"- Python {m['python']}, numpy {m['numpy']}, numba {m['numba']} "
         f"({m['numba_threads']} threads, threading layer {m['threading_layer']}), "
         f"scipy {m['scipy']}, xarray {m['xarray']}; vbsim {m['vbsim']} at {m['commit']}",
@@ -421,16 +423,20 @@ def main() -> None:
     res["machine"] = machine()
     for k, v in res["machine"].items():
         print(f"  {k}: {v}")
+    loads = res["section_load"] = {}
     if "engine" not in a.skip:
+        loads["engine"] = os.getloadavg()[0]
         print("== engine: ns per member-year", flush=True)
         res["engine"] = engine_section(mode)
     if "peers" not in a.skip:
+        loads["peers"] = os.getloadavg()[0]
         print(f"== peers: compound Poisson, {PEER_SIMS[mode]:,} Monte Carlo simulations",
               flush=True)
         res["peers"] = peers.run_all_tools(PEER_SIMS[mode])
         print(peers.table(res["peers"]))
     png = None
     if "scaling" not in a.skip:
+        loads["scaling"] = os.getloadavg()[0]
         print(f"== scaling and peak memory ({mode} grid)", flush=True)
         res["scaling"] = scaling.run(mode)
         res["memory"] = _memory_check(res["scaling"])
@@ -440,6 +446,7 @@ def main() -> None:
                                f"{res['machine']['numba_threads']} threads; noisy: shared machine)")
             print(f"  figure: {png}")
     if "settle" not in a.skip:
+        loads["settle"] = os.getloadavg()[0]
         print("== settlement: 20 contracts, 100,000 scenarios x 10 years", flush=True)
         res["settle"] = settle.run(repeat=1 if mode == "quick" else 3)
     res["load_end"] = os.getloadavg()
