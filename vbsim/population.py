@@ -34,8 +34,9 @@ __all__ = ["Cohort", "Population", "standard_cohort"]
 
 # Defaults (docs/engine.md "Defaults"):
 RISK_SD = 0.5        # assumption: DOMAIN.md s5 says risk scores have mean 1.0 [C], spread [A]
-PERSISTENCE = 0.6    # assumption: with RISK_SD gives ~25-30% of the top decile staying there
-#                      two more years, cf. DOMAIN.md s5 (28%, Commonwealth Fund 2019)
+PERSISTENCE = 0.7    # DOMAIN.md s5: 28% of the top decile stay there in each of the next two
+#                      years [C]; rho 0.7 with RISK_SD 0.5 and the default Spliced gives 28%
+#                      (deaths ignored; 0.6 gives 20%), see docs/engine.md
 MORTALITY = 0.045    # assumption: ~4-5% annual deaths among Medicare FFS beneficiaries
 EOL_UPLIFT = 4.0     # assumption: death-year cost multiple (decedents ~5% of members, ~25% of
 #                      spending; with risk-scaled mortality, 4x reproduces that roughly)
@@ -58,7 +59,8 @@ class Cohort:
     risk_sd : float
         Log-sd of the lognormal risk score (mean 1), in [0, 2]. Default 0.5 (assumption).
     persistence : float
-        Year-to-year correlation of the latent cost rank, in [0, 0.999]. Default 0.6 (assumption).
+        Year-to-year correlation of the latent cost rank, in [0, 0.999]. Default 0.7: reproduces
+        the 28% top-decile persistence of DOMAIN.md section 5 (with the default risk spread).
     mortality : float
         Annual death probability of a member with risk score 1, in [0, 0.5]. Default 0.045
         (assumption).
