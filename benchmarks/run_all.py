@@ -180,8 +180,11 @@ def engine_section(mode: str, log=print) -> dict[str, Any]:
     members, scen, years, np_scen, repeat = SIZES[mode]
     pop = bench_engine._population(members, "lognormal")
     simulate(pop, n_scenarios=2, years=years, seed=0, progress=False)  # compile / load cache
+    c = pop.cohorts[0]
     res: dict[str, Any] = {"members": members, "scenarios": scen, "years": years,
-                           "numpy_scenarios": np_scen, "repeat": repeat}
+                           "numpy_scenarios": np_scen, "repeat": repeat,
+                           "cohort": {"persistence": c.persistence, "risk_sd": c.risk_sd,
+                                      "mortality": c.mortality, "churn": c.churn}}
     threads_all = numba.config.NUMBA_NUM_THREADS
     for threads in sorted({1, 2, threads_all} & set(range(1, threads_all + 1))):
         numba.set_num_threads(threads)
@@ -334,11 +337,14 @@ def report(res: dict[str, Any], mode: str, png: Path | None) -> str:
         _summary_table(summary_rows(res)),
     ]
     if "engine" in res:
+        c = res["engine"].get("cohort", {})
         lines += ["", "## Engine: ns per member-year", "",
                   "Model of `benchmarks/engine.py`: lognormal member (mean 11,000, cv 2) with "
-                  "AR(1) rank persistence 0.6, lognormal risk scores, deaths, churn and "
-                  "replacement, default drivers, one stop-loss threshold; wall-clock time of "
-                  "`vbsim.simulate` (sampling, thresholds, reductions, the xarray result).", "",
+                  f"AR(1) rank persistence {c.get('persistence', '?')}, lognormal risk scores "
+                  f"(log-sd {c.get('risk_sd', '?')}), deaths ({c.get('mortality', '?')} a year "
+                  f"at risk 1), churn ({c.get('churn', '?')}) and replacement, default drivers, "
+                  "one stop-loss threshold; wall-clock time of `vbsim.simulate` (sampling, "
+                  "thresholds, reductions, the xarray result).", "",
                   _engine_table(res["engine"])]
     if "peers" in res:
         p = peers.PROBLEM
