@@ -38,8 +38,9 @@ PERSISTENCE = 0.7    # DOMAIN.md s5: 28% of the top decile stay there in each of
 #                      years [C]; rho 0.7 with RISK_SD 0.5 and the default Spliced gives 28%
 #                      (deaths ignored; 0.6 gives 20%), see docs/engine.md
 MORTALITY = 0.045    # assumption: ~4-5% annual deaths among Medicare FFS beneficiaries
-EOL_UPLIFT = 4.0     # assumption: death-year cost multiple (decedents ~5% of members, ~25% of
-#                      spending; with risk-scaled mortality, 4x reproduces that roughly)
+EOL_UPLIFT = 5.0     # assumption after Riley & Lubitz (2010): decedents, ~5% of Medicare
+#                      members, take ~25% of spending; with risk-scaled mortality 4.5% and
+#                      RISK_SD 0.5, 5x gives decedents 24.5% of cost (4x: 20.6%)
 CHURN = 0.10         # assumption: annual loss of assignment for reasons other than death
 REPLACEMENT = 1.0    # assumption: new alignment replaces exits, so the panel is stable
 
@@ -65,8 +66,8 @@ class Cohort:
         Annual death probability of a member with risk score 1, in [0, 0.5]. Default 0.045
         (assumption).
     eol_uplift : float
-        Death-year cost as a multiple of the ordinary annual cost, in [0, 50]. Default 4.0
-        (assumption).
+        Death-year cost as a multiple of the ordinary annual cost, in [0, 50]. Default 5.0
+        (assumption: decedents then take ~25% of cost, as in Riley & Lubitz 2010).
     churn : float
         Annual probability of leaving for other reasons, in [0, 0.5]. Default 0.10 (assumption).
     replacement : float
