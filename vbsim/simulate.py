@@ -108,8 +108,10 @@ def simulate(
         Members per cache block, a multiple of 64 (results do not depend on it). Default 1024.
     progress : bool or None
         Show a tqdm bar; None shows one when the run is expected to take over ~3 seconds.
-    backend : {"numba", "numpy"}
-        "numpy" runs the plain-numpy reference (slow; for checks and benchmarks).
+    backend : {"numba", "numpy", "cuda"}
+        "numpy" runs the plain-numpy reference (slow; for checks and benchmarks); "cuda" runs
+        the optional GPU kernels of :mod:`vbsim.engine.cuda` (same draws, sums agree with the
+        CPU to ~1e-14 relative; docs/gpu.md), an error when no GPU is visible.
     scenario_start : int
         Index of the first scenario: scenarios ``scenario_start .. scenario_start +
         n_scenarios - 1`` are simulated, each exactly as in a run that starts at 0 (the random
@@ -148,7 +150,7 @@ def simulate(
         "block_size", block_size, GROUP, 2**20)
     if block % GROUP:
         raise VbsimInputError(f"block_size must be a multiple of {GROUP}; got {block}")
-    check_choice("backend", backend, ["numba", "numpy"])
+    check_choice("backend", backend, ["numba", "numpy", "cuda"])
 
     dp = driver_paths(drivers, n_scenarios, years, seed, first_scenario=scenario_start)
     pk = _packed(pop)
@@ -158,9 +160,10 @@ def simulate(
     work = float(pop.members) * years
     threads = max(1, numba.get_num_threads()) if backend == "numba" else 1
     # scenarios per task: about _CHUNK_SECONDS of work, and at least 4 tasks per thread
-    per_chunk = max(1, min(int(_CHUNK_SECONDS / (work * _NS_PER_MEMBER_YEAR * 1e-9)),
+    ns_per = _NS_PER_MEMBER_YEAR if backend != "cuda" else 0.1  # docs/gpu.md: ~0.07-0.1 ns
+    per_chunk = max(1, min(int(_CHUNK_SECONDS / (work * ns_per * 1e-9)),
                            -(-n_scenarios // (4 * threads))))
-    expected_s = work * n_scenarios * _NS_PER_MEMBER_YEAR * 1e-9 / threads
+    expected_s = work * n_scenarios * ns_per * 1e-9 / threads
     show = expected_s > 3.0 if progress is None else bool(progress)
     bar = None
     if show:
@@ -169,6 +172,8 @@ def simulate(
         bar = tqdm(total=n_scenarios, unit="scen", desc="vbsim simulate")
     if backend == "numba":
         kernel = simulate_block
+    elif backend == "cuda":
+        from vbsim.engine.cuda import simulate_chunk_cuda as kernel
     else:
         from vbsim.engine.reference import simulate_reference as kernel
     trend = dp.trend_index
@@ -179,7 +184,7 @@ def simulate(
         args = (seed, scenario_start + first, n, years, pk["members"], pk["family"], pk["params"],
                 pk["risk_sd"], pk["rho"], pk["mortality"], pk["uplift"], pk["churn"],
                 pk["replacement"], np.ascontiguousarray(trend[sl]), thr)
-        if backend == "numba":
+        if backend in ("numba", "cuda"):
             kernel(*args, block, stats[sl], excess[sl])
         else:
             kernel(*args, stats[sl], excess[sl])

@@ -151,3 +151,17 @@ def test_gpu_distribution_matches_closed_form(cost):
     for got, exact in ((per_cost, cost.mean), (per_exc, cost.mean - float(cost.lev(t)))):
         se = got.std(ddof=1) / np.sqrt(n_scen)
         assert abs(got.mean() - exact) < 4 * se, (got.mean(), exact, se)
+
+
+@needs_gpu
+def test_simulate_backend_cuda_matches_numba():
+    """The public path: simulate(backend="cuda") gives the CPU engine's Dataset to rounding."""
+    import vbsim
+
+    pop = vbsim.Population([vbsim.Cohort("a", 3000, Lognormal(mean=10_000, cv=1.5)),
+                            vbsim.Cohort("b", 1000, Spliced(mean=30_000))])
+    kw = dict(n_scenarios=64, years=3, seed=9, thresholds=(50_000.0,))
+    cpu = vbsim.simulate(pop, backend="numba", **kw)
+    gpu = vbsim.simulate(pop, backend="cuda", **kw)
+    for name in ("cost", "excess", "member_months", "deaths", "benchmark"):
+        np.testing.assert_allclose(gpu[name].values, cpu[name].values, rtol=1e-10, err_msg=name)
