@@ -91,3 +91,16 @@ def test_standard_cohort_entry(tmp_path: Path) -> None:
     bad = _write(tmp_path, text.replace('standard = "esrd"', 'standard = "martian"'))
     with pytest.raises(VbsimInputError, match="population.cohorts"):
         scenario.load(bad)
+
+
+def test_trend_file(tmp_path: Path) -> None:
+    (tmp_path / "trend.csv").write_text("year,trend,benchmark_trend\n1,0.05,0.04\n2,0.09,0.05\n")
+    sc = scenario.load(_write(tmp_path, BASE + '\n[drivers]\ntrend_file = "trend.csv"\n'))
+    assert sc.drivers.trend_mean == (0.05, 0.09)
+    assert sc.drivers.benchmark_trend_mean == (0.04, 0.05)
+    (tmp_path / "trend.csv").write_text("year,trend\n1,0.05\n3,0.09\n")
+    with pytest.raises(VbsimInputError, match=r"trend.csv: row 3: years must run 1, 2, 3"):
+        scenario.load(tmp_path / "s.toml")
+    (tmp_path / "trend.csv").write_text("year,trend\n1,0.05\n2,0.9\n")
+    with pytest.raises(VbsimInputError, match=r"row 3: trend must be in \[-0.2, 0.5\]"):
+        scenario.load(tmp_path / "s.toml")

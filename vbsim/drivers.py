@@ -22,6 +22,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from scipy import stats
 from vbsim._validate import VbsimInputError, check_real
 from vbsim.engine import rng
 
-__all__ = ["Drivers", "DriverPaths", "driver_paths"]
+__all__ = ["Drivers", "DriverPaths", "driver_paths", "read_trend_file"]
 
 TREND_MEAN = 0.04  # DOMAIN.md s5: assignable trend -0.2..3.8% (2012-18), prospective 4.3-5.1%
 TREND_SD = 0.02  # assumption: "forecast errors of several points occur" (DOMAIN.md s5)
@@ -208,3 +209,57 @@ def driver_paths(drivers: Drivers, n_scenarios: int, years: int, seed: int,
     return DriverPaths(growth=growth, trend_index=np.cumprod(1 + growth, axis=1),
                        benchmark_factor=bfac, benchmark_index=np.cumprod(bfac, axis=1),
                        shock=shock.astype(bool), quality=quality)
+
+
+def read_trend_file(path: str | Path) -> dict[str, tuple[float, ...]]:
+    r"""Read a user-supplied trend path: a CSV with columns ``year,trend[,benchmark_trend]``.
+
+    Years must run 1, 2, ... without gaps; rates are annual growth (0.04 = 4%) in [-0.2, 0.5].
+    Returns ``Drivers`` keyword arguments (``trend_mean`` and, if present,
+    ``benchmark_trend_mean``), one value per year: a deterministic expected path around which the
+    stochastic trend error, shocks and benchmark error still apply (set ``trend_sd=0`` etc. for a
+    fully deterministic path). The file is read as plain data.
+
+    >>> import tempfile, os
+    >>> f = os.path.join(tempfile.mkdtemp(), "t.csv")
+    >>> _ = open(f, "w").write("year,trend,benchmark_trend\n1,0.05,0.043\n2,0.09,0.051\n")
+    >>> read_trend_file(f)
+    {'trend_mean': (0.05, 0.09), 'benchmark_trend_mean': (0.043, 0.051)}
+    """
+    import csv
+
+    p = Path(path)
+    if not p.is_file():
+        raise VbsimInputError(f"{path}: no such trend file")
+    with p.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        raise VbsimInputError(f"{path}: no rows; expected columns year,trend[,benchmark_trend]")
+    cols = set(rows[0])
+    allowed = {"year", "trend", "benchmark_trend"}
+    if not {"year", "trend"} <= cols or not cols <= allowed:
+        raise VbsimInputError(
+            f"{path}: columns must be year,trend and optionally benchmark_trend; got "
+            f"{','.join(rows[0])}")
+    out: dict[str, list[float]] = {"trend_mean": []}
+    if "benchmark_trend" in cols:
+        out["benchmark_trend_mean"] = []
+    for i, row in enumerate(rows):
+        where = f"{path}: row {i + 2}"
+        try:
+            year = int(row["year"])
+        except (TypeError, ValueError):
+            msg = f"{where}: year must be an integer; got {row['year']!r}"
+            raise VbsimInputError(msg) from None
+        if year != i + 1:
+            raise VbsimInputError(f"{where}: years must run 1, 2, 3, ... in order; got {year}")
+        for col, key in (("trend", "trend_mean"), ("benchmark_trend", "benchmark_trend_mean")):
+            if key not in out:
+                continue
+            try:
+                val = float(row[col])
+            except (TypeError, ValueError):
+                msg = f"{where}: {col} must be a number; got {row[col]!r}"
+                raise VbsimInputError(msg) from None
+            out[key].append(check_real(f"{where}: {col}", val, -0.2, 0.5))
+    return {k: tuple(v) for k, v in out.items()}

@@ -12,7 +12,7 @@ A scenario is a TOML file (read with the standard library's ``tomllib``; never e
     members = 16000
     cost = { model = "spliced", mean = 11000.0 }
     [drivers]
-    trend_mean = 0.04
+    trend_mean = 0.04          # or trend_file = "trend.csv" (columns year,trend[,benchmark_trend])
     [settlement]
     revenue_share = 0.30
     [contracts.mssp_e]
@@ -144,7 +144,8 @@ def _population(spec: Any, where: str) -> Any:
         raise VbsimInputError(f"{where}: {exc}") from None
 
 
-def from_dict(data: Mapping[str, Any], *, where: str = "scenario") -> Scenario:
+def from_dict(data: Mapping[str, Any], *, where: str = "scenario",
+              base_dir: Path | None = None) -> Scenario:
     """Build a :class:`Scenario` from plain data (a parsed TOML document).
 
     >>> from_dict({"population": {}}, where="x.toml")
@@ -176,7 +177,19 @@ def from_dict(data: Mapping[str, Any], *, where: str = "scenario") -> Scenario:
         raise VbsimInputError(f"{where}: population: missing section [[population.cohorts]]")
     try:
         population = _population(data["population"], "population")
-        drivers = build_dataclass(Drivers, data.get("drivers", {}), "drivers")
+        dspec = dict(data.get("drivers", {}))
+        if "trend_file" in dspec:  # a user-supplied expected trend path, relative to the file
+            from .drivers import read_trend_file
+
+            tf = Path(str(dspec.pop("trend_file")))
+            if not tf.is_absolute() and base_dir is not None:
+                tf = base_dir / tf
+            for key, val in read_trend_file(tf).items():
+                if key in dspec:
+                    raise VbsimInputError(
+                        f"drivers.{key}: given both inline and by trend_file; keep one")
+                dspec[key] = val
+        drivers = build_dataclass(Drivers, dspec, "drivers")
     except VbsimInputError as exc:
         raise VbsimInputError(f"{where}: {exc}") from None
     settle = dict(data.get("settlement", {}))
@@ -229,5 +242,5 @@ def load(path: str | Path) -> Scenario:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise VbsimInputError(f"{path}: not valid TOML: {exc}") from None
-    sc = from_dict(data, where=str(path))
+    sc = from_dict(data, where=str(path), base_dir=p.parent)
     return dataclasses.replace(sc, source=str(path), name=sc.name or p.stem)
