@@ -338,19 +338,31 @@ def _stats_2d(a: np.ndarray, levels, quantiles, flags2d: Sequence[np.ndarray]) -
     return np.stack([r[0] for r in rows], -1), np.stack([r[1] for r in rows], -1)
 
 
+def total_over_years(settlement: xr.Dataset) -> xr.Dataset:
+    """Sum money over the ``year`` dimension; a flag counts if it is set in any year.
+
+    >>> ds = xr.Dataset({"x": (("scenario", "year"), [[1.0, 2.0]]),
+    ...                  "hit": (("scenario", "year"), [[False, True]])})
+    >>> t = total_over_years(ds)
+    >>> float(t["x"][0]), bool(t["hit"][0])
+    (3.0, True)
+    """
+    if "year" not in settlement.dims:
+        return settlement
+    out = {}
+    for k, v in settlement.data_vars.items():
+        if "year" not in v.dims:
+            out[k] = v
+        elif v.dtype == bool:
+            out[k] = v.any("year")
+        else:
+            out[k] = v.sum("year")
+    return xr.Dataset(out, attrs=settlement.attrs)
+
+
 def _prepare(settlement: xr.Dataset, years: str) -> xr.Dataset:
     check_choice("years", years, ["each", "total"])
-    if years == "total" and "year" in settlement.dims:
-        out = {}
-        for k, v in settlement.data_vars.items():
-            if "year" not in v.dims:
-                out[k] = v
-            elif v.dtype == bool:
-                out[k] = v.any("year")
-            else:
-                out[k] = v.sum("year")
-        return xr.Dataset(out, attrs=settlement.attrs)
-    return settlement
+    return total_over_years(settlement) if years == "total" else settlement
 
 
 def summarize(

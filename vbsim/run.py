@@ -35,11 +35,7 @@ class Result:
         """
         from . import metrics
 
-        st = self.settlement
-        if not by_year and "year" in st.dims:
-            num = [k for k, v in st.data_vars.items() if v.dtype.kind == "f"]
-            flags = [k for k, v in st.data_vars.items() if v.dtype.kind == "b"]
-            st = xr.merge([st[num].sum("year"), st[flags].any("year")])
+        st = self.settlement if by_year else metrics.total_over_years(self.settlement)
         return metrics.summarize(st, var=var, levels=levels)
 
     def table(self, **kwargs: Any) -> str:

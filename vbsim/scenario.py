@@ -227,6 +227,23 @@ def from_dict(data: Mapping[str, Any], *, where: str = "scenario",
     )
 
 
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a scenario file as plain data (``tomllib``), with errors that name the file.
+
+    >>> read_toml("no/such/file.toml")
+    Traceback (most recent call last):
+    ...
+    vbsim._validate.VbsimInputError: no/such/file.toml: no such scenario file
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise VbsimInputError(f"{path}: no such scenario file")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise VbsimInputError(f"{path}: not valid TOML: {exc}") from None
+
+
 def load(path: str | Path) -> Scenario:
     """Read and validate a scenario TOML file.
 
@@ -236,11 +253,5 @@ def load(path: str | Path) -> Scenario:
     vbsim._validate.VbsimInputError: no/such/file.toml: no such scenario file
     """
     p = Path(path)
-    if not p.is_file():
-        raise VbsimInputError(f"{path}: no such scenario file")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise VbsimInputError(f"{path}: not valid TOML: {exc}") from None
-    sc = from_dict(data, where=str(path), base_dir=p.parent)
+    sc = from_dict(read_toml(p), where=str(path), base_dir=p.parent)
     return dataclasses.replace(sc, source=str(path), name=sc.name or p.stem)

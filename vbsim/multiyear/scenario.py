@@ -28,7 +28,6 @@ Every error names the file and field path. Nothing in the file is evaluated.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -177,7 +176,8 @@ def _strategy(name: str, contract: Any, spec: Mapping[str, Any], where: str
     return strat, terms
 
 
-def from_dict(data: Mapping[str, Any], *, where: str = "scenario") -> MultiYearScenario:
+def from_dict(data: Mapping[str, Any], *, where: str = "scenario",
+              base_dir: Path | None = None) -> MultiYearScenario:
     """Build a :class:`MultiYearScenario` from a parsed TOML document.
 
     >>> from_dict({"multiyear": {"savings": 1}}, where="x.toml")
@@ -196,7 +196,7 @@ savings_by_year, cohort_growth, risk_drift, coding_drift, cash, strategies
         if k not in _MY_KEYS:
             raise VbsimInputError(
                 f"{where}: multiyear.{k}: unknown field; allowed: {', '.join(_MY_KEYS)}")
-    sc = base.from_dict(data, where=where)
+    sc = base.from_dict(data, where=where, base_dir=base_dir)
     raw_contracts = data.get("contracts", {})
     specs = my.get("strategies", {}) or {}
     for k in specs:
@@ -254,13 +254,9 @@ def load(path: str | Path) -> MultiYearScenario:
     ...
     vbsim._validate.VbsimInputError: no/such.toml: no such scenario file
     """
+    from vbsim.scenario import read_toml
+
     p = Path(path)
-    if not p.is_file():
-        raise VbsimInputError(f"{path}: no such scenario file")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise VbsimInputError(f"{path}: not valid TOML: {exc}") from None
-    s = from_dict(data, where=str(path))
+    s = from_dict(read_toml(p), where=str(path), base_dir=p.parent)
     sc = dataclasses.replace(s.scenario, source=str(p), name=s.scenario.name or p.stem)
     return dataclasses.replace(s, scenario=sc)

@@ -19,6 +19,7 @@ import numpy as np
 import xarray as xr
 
 from vbsim._validate import VbsimInputError, check_choice, check_real
+from vbsim.metrics import total_over_years
 
 from ._stats import influence, level_label, se_of
 
@@ -48,17 +49,7 @@ def _decimals(se: float) -> int:
 
 def _totals(settlement: xr.Dataset) -> xr.Dataset:
     """Sum money over years; a flag counts if set in any year."""
-    if "year" not in settlement.dims:
-        return settlement
-    out = {}
-    for k, v in settlement.data_vars.items():
-        if "year" not in v.dims:
-            out[k] = v
-        elif v.dtype == bool:
-            out[k] = v.any("year")
-        else:
-            out[k] = v.sum("year")
-    return xr.Dataset(out, attrs=settlement.attrs)
+    return total_over_years(settlement)
 
 
 def settlement_of(result: Any) -> xr.Dataset:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,7 @@ from vbsim._validate import VbsimInputError, check_choice, check_int
 
 from ._stats import influence, level_label, se_of
 from .compare import _totals
-from .sensitivity import scale_members
+from .sensitivity import scale_members, scenario_for
 
 VIEWS = {"provider": "provider_net", "payer": "payer_net"}
 # Panel sizes from a small practice to a large ACO (assumption: log-spaced, the range).
@@ -91,18 +90,10 @@ def panel_curve(
     import pandas as pd
 
     from vbsim.run import run
-    from vbsim.scenario import load
 
     check_choice("view", view, list(VIEWS))
     var = VIEWS[view]
-    sc = load(scenario) if isinstance(scenario, (str, Path)) else scenario
-    if n_scenarios is not None:
-        sc = sc.replace(n_scenarios=n_scenarios)
-    if seed is not None:
-        sc = sc.replace(seed=seed)
-    names = list(sc.contracts) if contracts is None else list(contracts)
-    for n in names:
-        check_choice("contracts", n, list(sc.contracts))
+    sc, names = scenario_for(scenario, n_scenarios=n_scenarios, seed=seed, contracts=contracts)
     sizes = [check_int("sizes", s, 1, 10**7) for s in sizes]
     if not sizes:
         raise VbsimInputError("sizes must list at least one panel size")

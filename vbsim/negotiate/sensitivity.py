@@ -145,6 +145,28 @@ class Tornado:
         return plot.tornado(self, contract=contract, measure=measure, ax=ax)
 
 
+
+def scenario_for(scenario: Any, *, n_scenarios: int | None = None, seed: int | None = None,
+                 contracts: Sequence[str] | None = None) -> tuple[Any, list[str]]:
+    """Load ``scenario`` (a Scenario or a path), apply size/seed overrides, check contract names.
+
+    >>> sc, names = scenario_for("scenarios/default.toml", n_scenarios=10)
+    >>> sc.n_scenarios, names[0]
+    (10, 'mssp_basic_e')
+    """
+    from vbsim.scenario import load
+
+    sc = load(scenario) if isinstance(scenario, (str, Path)) else scenario
+    if n_scenarios is not None:
+        sc = sc.replace(n_scenarios=n_scenarios)
+    if seed is not None:
+        sc = sc.replace(seed=seed)
+    names = list(sc.contracts) if contracts is None else list(contracts)
+    for n in names:
+        check_choice("contracts", n, list(sc.contracts))
+    return sc, names
+
+
 def tornado(
     scenario: Any,
     contracts: Sequence[str] | None = None,
@@ -188,18 +210,10 @@ def tornado(
     import pandas as pd
 
     from vbsim.run import run
-    from vbsim.scenario import load
 
     check_choice("view", view, list(VIEWS))
     var = VIEWS[view]
-    sc = load(scenario) if isinstance(scenario, (str, Path)) else scenario
-    if n_scenarios is not None:
-        sc = sc.replace(n_scenarios=n_scenarios)
-    if seed is not None:
-        sc = sc.replace(seed=seed)
-    names = list(sc.contracts) if contracts is None else list(contracts)
-    for n in names:
-        check_choice("contracts", n, list(sc.contracts))
+    sc, names = scenario_for(scenario, n_scenarios=n_scenarios, seed=seed, contracts=contracts)
     sc = sc.replace(contracts={n: sc.contracts[n] for n in names})
     stats = [measure_stat(m, None) for m in measures]
     assumptions = standard_assumptions(sc) if assumptions is None else list(assumptions)
