@@ -108,3 +108,19 @@ def test_truncation_is_not_a_windfall() -> None:
     c = presets.mssp("ENHANCED", msr=0.0, truncation=100_000.0)
     rec = c.settle(benchmark=100e6, expenditure=99e6, excess={100_000.0: 2e6})
     assert rec.final_benchmark == 100e6 and rec.counted_expenditure == 97e6
+
+
+def test_chunked_settlement_equals_whole_and_variables_filter(paths, monkeypatch) -> None:
+    import sys
+
+    ev = sys.modules["vbsim.evaluate"]  # the module (vbsim.evaluate is also the function)
+    cs = {"e": presets.mssp("E", msr=0.02), "g": presets.reach("global", year=2025)}
+    whole = evaluate(paths, cs, revenue_share=0.3)
+    monkeypatch.setattr(ev, "_CHUNK_ELEMENTS", 14)  # 7 scenarios x 2 years per chunk
+    chunked = evaluate(paths, cs, revenue_share=0.3)
+    for k in whole.data_vars:
+        np.testing.assert_array_equal(whole[k].values, chunked[k].values, err_msg=k)
+    few = evaluate(paths, cs, variables=["payment", "cap_hit"])
+    assert set(few.data_vars) == {"payment", "cap_hit"}
+    with pytest.raises(VbsimInputError, match="unknown settlement variables"):
+        evaluate(paths, cs, variables=["pay"])

