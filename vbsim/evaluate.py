@@ -158,26 +158,16 @@ def evaluate(
                              expected_savings_rate=expected_savings_rate, **context)
     scen, years = paths["scenario"].values, paths["year"].values
     shape = (len(scen), len(years))
-    # Settle in chunks of scenarios: the dozens of temporaries of a settlement then stay in cache,
-    # about 3x faster than whole-array numpy on 10^6 scenario-years; outputs are written straight
-    # into arrays allocated once (no stacking copies).
-    step = max(1, _CHUNK_ELEMENTS // max(1, len(years)))
     out: dict[str, np.ndarray] = {}
     for i, c in enumerate(named.values()):
         cctx = _ctx_for(c, ctx)
-        for a in range(0, shape[0], step):
-            rec = c.settle(**_chunk(cctx, a, a + step, shape[0])).to_dict()
-            if not out:
-                keep = [k for k in rec if variables is None or k in variables]
-                unknown = set(variables or ()) - set(rec)
-                if unknown:
-                    raise VbsimInputError(
-                        f"variables: unknown settlement variables {sorted(unknown)}; "
-                        f"allowed: {', '.join(rec)}")
-                out = {k: np.empty((len(named),) + shape, dtype=np.asarray(rec[k]).dtype)
-                       for k in keep}
-            for k, arr in out.items():
-                arr[i, a:a + step] = rec[k]
+        if not out:
+            first = settle_arrays(c, cctx, shape, variables)
+            out = {k: np.empty((len(named),) + shape, dtype=v.dtype) for k, v in first.items()}
+            for k, v in first.items():
+                out[k][0] = v
+        else:
+            settle_arrays(c, cctx, shape, variables, out={k: v[i] for k, v in out.items()})
     data = {k: (("contract", "scenario", "year"), v) for k, v in out.items()}
     ds = xr.Dataset(data, coords={"contract": list(named), "scenario": scen, "year": years})
     ds.attrs["contracts"] = json.dumps({n: repr(c) for n, c in named.items()})
@@ -188,6 +178,44 @@ def evaluate(
 
 
 _CHUNK_ELEMENTS = 65_536  # scenario-years per settlement chunk (measured best at 2^15 to 2^17)
+
+
+def settle_arrays(
+    contract: Any,
+    ctx: dict[str, Any],
+    shape: tuple[int, int],
+    variables: Iterable[str] | None = None,
+    *,
+    out: dict[str, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
+    """Settle one contract on (scenario, year) context arrays, in cache-sized scenario chunks.
+
+    The dozens of temporaries of a settlement then stay in cache: about 3x faster than
+    whole-array numpy on 10^6 scenario-years. Returns ``variable -> array of shape``; with
+    ``out``, writes into those arrays instead (no copies).
+
+    >>> from vbsim import presets
+    >>> b = np.full((3, 2), 100.0)
+    >>> r = settle_arrays(presets.mssp("E", msr=0.0), {"benchmark": b, "expenditure": b - 4},
+    ...                   (3, 2), ["payment"])
+    >>> r["payment"].tolist()[0]  # 50% x 4 x 0.98 each year
+    [1.96, 1.96]
+    """
+    n = shape[0]
+    step = max(1, _CHUNK_ELEMENTS // max(1, shape[1]))
+    keep = None if variables is None else list(variables)
+    for a in range(0, n, step):
+        rec = contract.settle(**_chunk(ctx, a, a + step, n)).to_dict()
+        if out is None:
+            if keep is not None and set(keep) - set(rec):
+                raise VbsimInputError(
+                    f"variables: unknown settlement variables {sorted(set(keep) - set(rec))}; "
+                    f"allowed: {', '.join(rec)}")
+            names = list(rec) if keep is None else [k for k in rec if k in keep]
+            out = {k: np.empty(shape, dtype=np.asarray(rec[k]).dtype) for k in names}
+        for k, arr in out.items():
+            arr[a:a + step] = rec[k]
+    return out if out is not None else {}
 
 
 def _chunk(ctx: dict[str, Any], a: int, b: int, n: int) -> dict[str, Any]:
