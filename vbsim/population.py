@@ -246,13 +246,31 @@ class Population:
         return cls(Cohort(**c) for c in d["cohorts"])
 
 
-# Per-capita spend PBPY (DOMAIN.md s5, MSSP PY2023 medians [C]); high-needs is an assumption.
-# Mortality by type: assumption (ESRD and high-needs much higher than aged).
+# Standard cohorts (docs/calibration.md "Default cohorts"). Aged non-dual shape FITTED on the
+# full member model (deaths, uplift, churn, risk scores) by `python -m vbsim.calibrate.defaults`
+# (fit_aged_default(n_members=200_000, seed=20240)) to DOMAIN.md s5: Wallis et al. 2021 top
+# 1/5/10/20% shares 14.9/41.5/60.0/79.1% -> 15.4/41.6/59.6/79.3%, and Commonwealth Fund 2019
+# top-decile persistence 28% -> 28.0% (rounded values below).
+STD_ZERO_SHARE = 0.15    # DOMAIN.md s5: 13-17% zero-cost full-year members (CMS synthetic
+#                          claims [C, shape only]; DE-SynPUF 2008-10 full-year alive: 14.7% mean)
+STD_CV = 1.715           # fitted (see above); zero-cost members included
+STD_TAIL_SHARE = 0.263   # fitted (see above)
+STD_TAIL_SHAPE = 0.0     # fitted: at its bound 0 (exponential tail); the uplift supplies the tail
+STD_PERSISTENCE = 0.714  # fitted (see above): 28% top-decile persistence among members present
+#                          all 3 years, with deaths and churn (class default 0.7 ignored deaths)
+STD_EOL_UPLIFT = 2.0     # assumption forced by the fit: with the multiplicative death-year
+#                          uplift the Wallis top-1% share is met only for uplifts up to ~2-2.5
+#                          (5.0 gives 19.8%, at any cost-model shape); decedents then take 11.8%
+#                          of cost, not Riley & Lubitz's ~25% (model limit, documented)
+# Per-capita spend PBPY (DOMAIN.md s5, MSSP PY2023 medians [C]); high-needs mean is an
+# assumption. Mortality by type: assumption (ESRD and high-needs much higher than aged). Aged
+# dual, disabled and high-needs take the aged non-dual shape (assumption: no published shape).
+# ESRD: assumption cv 1.0 and 2% zero cost (dialysis gives nearly every member a high floor).
 _STANDARD = {
     "aged_non_dual": dict(mean=11_000.0, mortality=MORTALITY),
     "aged_dual": dict(mean=18_000.0, mortality=0.06),
     "disabled": dict(mean=11_000.0, mortality=0.02),
-    "esrd": dict(mean=89_000.0, mortality=0.15),
+    "esrd": dict(mean=89_000.0, mortality=0.15, cv=1.0, zero_share=0.02),
     "high_needs": dict(mean=50_000.0, mortality=0.12),
 }
 
@@ -261,18 +279,26 @@ def standard_cohort(kind: str, members: int, **changes: Any) -> Cohort:
     """A cohort of a standard enrolment type with documented defaults.
 
     ``kind`` is one of aged_non_dual, aged_dual, disabled, esrd, high_needs. The cost model is
-    :class:`~vbsim.costs.Spliced` with its defaults and the type's mean (DOMAIN.md section 5;
-    high_needs mean and all per-type mortality are assumptions). ``changes`` override fields.
+    :class:`~vbsim.costs.Spliced` with the type's mean (DOMAIN.md section 5; high_needs mean and
+    all per-type mortality are assumptions) and the shape fitted for aged non-dual members on the
+    full member model (``STD_CV``, ``STD_TAIL_SHARE``, ``STD_TAIL_SHAPE``, ``STD_ZERO_SHARE``;
+    ESRD: cv 1.0 and zero share 0.02, assumptions); ``persistence`` is ``STD_PERSISTENCE`` and
+    ``eol_uplift`` ``STD_EOL_UPLIFT`` (docs/calibration.md "Default cohorts"). ``changes``
+    override fields.
 
-    >>> standard_cohort("esrd", 50).cost.mean
-    89000.0
+    >>> c = standard_cohort("esrd", 50)
+    >>> c.cost.mean, c.cost.cv, c.persistence
+    (89000.0, 1.0, 0.714)
     """
     if kind not in _STANDARD:
         raise VbsimInputError(
             f"kind must be one of {', '.join(repr(k) for k in _STANDARD)}; got {kind!r}")
     d = _STANDARD[kind]
-    kw: dict[str, Any] = {"mortality": d["mortality"]}
+    kw: dict[str, Any] = {"mortality": d["mortality"], "persistence": STD_PERSISTENCE,
+                          "eol_uplift": STD_EOL_UPLIFT}
     kw.update(changes)
-    cost = kw.pop("cost", None) or Spliced(mean=d["mean"])
+    cost = kw.pop("cost", None) or Spliced(
+        mean=d["mean"], cv=d.get("cv", STD_CV), zero_share=d.get("zero_share", STD_ZERO_SHARE),
+        tail_share=STD_TAIL_SHARE, tail_shape=STD_TAIL_SHAPE)
     return Cohort(kind, members, cost, **kw)
 
