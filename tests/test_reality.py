@@ -277,12 +277,24 @@ def test_components_within_the_real_size_fit(table) -> None:
 
 @pytest.mark.slow
 def test_basis_risk_does_not_shrink_with_size(table) -> None:
-    """The basis-risk variance is a scenario-level term: the same at every size (MC error)."""
+    """The basis-risk variance is a scenario-level term: about the same at every size.
+
+    ``limit`` is the variance of 1 - trend_index / benchmark_index, the drivers alone. The table
+    is computed with member costs truncated at fixed dollar points (as MSSP does), so total cost
+    moves less than one-for-one with the trend (elasticity about 0.9 here, the truncated tail
+    not growing with it): the basis variance sits between about 0.6 and 1.0 times the limit,
+    and, being scenario-level, it must agree across sizes within Monte Carlo error.
+    """
     v, se = table["sim_var_basis"].to_numpy(), table["sim_var_basis_se"].to_numpy()
     limit = table["sim_sd_basis_limit"].to_numpy() ** 2  # drivers alone: an infinite ACO
     assert np.all(v > 0)
     for i in range(len(v)):
-        assert abs(v[i] - limit[i]) < K_SE * se[i] + 0.05 * limit[i], (v[i], limit[i], se[i])
+        assert 0.6 * limit[i] - K_SE * se[i] < v[i] < limit[i] + K_SE * se[i] + 0.05 * limit[i], (
+            v[i], limit[i], se[i])
+    ratio = v / limit
+    ratio_se = se / limit
+    for i in range(1, len(v)):  # the same attenuation at every size
+        assert abs(ratio[i] - ratio[0]) < K_SE * math.hypot(ratio_se[i], ratio_se[0]), ratio
     # its share of the simulated variance grows with size as the member part shrinks
     assert table["sim_share_basis"].iloc[-1] > table["sim_share_basis"].iloc[0]
 
