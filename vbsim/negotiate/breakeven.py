@@ -35,7 +35,7 @@ from ._stats import influence, measure_stat, se_of
 from .resettle import as_resettler
 
 VIEWS = {"provider": "provider_net", "payer": "payer_net"}
-N_SCAN = 24  # bracket scan points when the ends do not change sign (assumption: cheap, enough)
+N_SCAN = 12  # bracket scan points (assumption: enough to see a second root; each costs a settle)
 
 
 # ------------------------------------------------------------------------------------------------
