@@ -56,8 +56,18 @@ def format_pm(value: float, se: float, decimals: int | None = None) -> str:
     """
     d = _decimals(se) if decimals is None else decimals
     if se == 0 and decimals is None:
-        return f"{value:,.{d if abs(value) >= 1 else 4}f} ± 0"
-    return f"{value:,.{d}f} ± {se:,.{d}f}"
+        return f"{_num(value, d if abs(value) >= 1 else 4)} ± 0"
+    return f"{_num(value, d)} ± {_num(se, d)}"
+
+
+def _num(x: float, d: int) -> str:
+    """``x`` with ``d`` decimals and thousands separators; never a negative zero ("-0.00").
+
+    >>> _num(-0.0001, 2), _num(-1234.5, 0)
+    ('0.00', '-1,234')
+    """
+    s = f"{x:,.{d}f}"
+    return s[1:] if s.startswith("-") and not any(c in s for c in "123456789") else s
 
 
 @dataclass(frozen=True)
