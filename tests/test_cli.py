@@ -36,3 +36,14 @@ def test_console_script_help() -> None:
                          text=True, check=True).stdout
     for sub in ("run", "settle", "calibrate", "report"):
         assert sub in out
+
+
+def test_run_on_multiyear_scenario_compares_strategies(tmp_path, capsys) -> None:
+    png = tmp_path / "lead.png"
+    rc = main(["run", "scenarios/lead_10yr.toml", "--n-scenarios", "30", "--no-progress",
+               "--plot", str(png)])
+    out = capsys.readouterr().out
+    assert rc == 0
+    for word in ("NPV mean", "P(breach)", "lead_global", "mssp_enhanced", "first breach"):
+        assert word in out
+    assert png.stat().st_size > 20_000

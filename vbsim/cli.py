@@ -32,7 +32,7 @@ def _multiyear_main(args: argparse.Namespace) -> int:
 
     argv = [args.scenario]
     for flag, val in (("--n-scenarios", args.n_scenarios), ("--seed", args.seed),
-                      ("--out", args.out)):
+                      ("--out", args.out), ("--plot", getattr(args, "plot", None))):
         if val is not None:
             argv += [flag, str(val)]
     if args.no_progress:
@@ -112,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--n-scenarios", type=int, default=None)
     m.add_argument("--seed", type=int, default=None)
     m.add_argument("--out", default=None, help="save the comparison as NetCDF")
+    m.add_argument("--plot", default=None, metavar="PNG",
+                   help="save fan charts of cumulative cash and the NPV distributions")
     m.add_argument("--no-progress", action="store_true")
     m.set_defaults(func=_multiyear_main)
     for name in _PLUGINS:

@@ -33,6 +33,37 @@ def _table(summary) -> str:  # type: ignore[no-untyped-def]
                      for row in rows)
 
 
+def save_plot(cmp, path: str, *, title: str = "") -> None:  # type: ignore[no-untyped-def]
+    """Fan charts of cumulative net cash by cash year, one panel per strategy, and the NPVs.
+
+    A strategy team's one picture: where cumulative cash can go each year (median, 50% and
+    90% bands) and the spread of the 10-year NPV.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .plot import fan_chart, npv_distribution
+
+    names = [str(n) for n in cmp["contract"].values]
+    fig, axes = plt.subplots(1, len(names) + 1, figsize=(4.2 * (len(names) + 1), 4.0),
+                             layout="constrained")
+    lo = float(cmp["cumulative"].quantile(0.02)) / 1e6
+    hi = float(cmp["cumulative"].quantile(0.98)) / 1e6
+    for i, (ax, name) in enumerate(zip(axes[:-1], names, strict=True)):
+        fan_chart(cmp["cumulative"].sel(contract=name), dim="cash_year", ax=ax, scale=1e6,
+                  color=f"C{i}", label=name, ylabel="cumulative net cash ($M)")
+        ax.axhline(0.0, color="0.5", lw=0.8)
+        ax.set_ylim(lo, hi)
+        ax.set_title(name)
+        ax.set_xlabel("cash year")
+    npv_distribution(cmp, ax=axes[-1])
+    fig.suptitle(title)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     from . import first_breach_distribution, load_scenario, summarize
@@ -43,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--out", default=None, help="save the comparison as NetCDF")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--plot", default=None, metavar="PNG",
+                    help="save fan charts of cumulative cash by strategy and the NPV histograms")
     a = ap.parse_args(argv)
     try:
         s = load_scenario(a.scenario)
@@ -59,6 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in cmp["contract"].values:
         d = first_breach_distribution(cmp.sel(contract=name))["share"].values
         print(f"  {name}: " + " ".join(f"{x:.3f}" for x in d))
+    if a.plot:
+        save_plot(cmp, a.plot, title=sc.name)
+        print(f"saved {a.plot}")
     if a.out:
         out = cmp.copy()
         for k, v in out.data_vars.items():
