@@ -15,7 +15,15 @@ import numpy as np
 
 
 class VbsimInputError(ValueError):
-    """Bad user input; the message names the field and what is allowed."""
+    """Bad user input; the message names the field and what is allowed.
+
+    >>> from vbsim._validate import VbsimInputError, check_choice
+    >>> try:
+    ...     check_choice("view", "buyer", ["provider", "payer"])
+    ... except VbsimInputError as err:
+    ...     isinstance(err, ValueError)
+    True
+    """
 
 
 def _fmt(x: float) -> str:

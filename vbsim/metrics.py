@@ -321,7 +321,11 @@ def _level_label(p: float) -> str:
 
 
 def stat_names(levels: Sequence[float], quantiles: Sequence[float], flags: Sequence[str]) -> list:
-    """Names of the ``stat`` coordinate of a summary, in order."""
+    """Names of the ``stat`` coordinate of a summary, in order.
+
+    >>> stat_names([0.99], [0.5], ["cap_hit"])
+    ['mean', 'sd', 'p_loss', 'q50', 'VaR_99', 'TVaR_99', 'p_cap_hit']
+    """
     names = ["mean", "sd", "p_loss"]
     names += [f"q{_level_label(q)}" for q in quantiles]
     names += [f"VaR_{_level_label(p)}" for p in levels]

@@ -19,12 +19,20 @@ QUANTILE_SE_WINDOW = 2.0
 
 
 def level_label(p: float) -> str:
-    """``0.995 -> '99.5'`` (the labels of :func:`vbsim.metrics.stat_names`)."""
+    """``0.995 -> '99.5'`` (the labels of :func:`vbsim.metrics.stat_names`).
+
+    >>> level_label(0.995), level_label(0.99)
+    ('99.5', '99')
+    """
     return f"{100 * p:.10g}"
 
 
 def lower_quantile(a: np.ndarray, q: float) -> tuple[float, float]:
-    """Lower empirical q-quantile x_(ceil(nq)) and 1/f at it (difference of order statistics)."""
+    """Lower empirical q-quantile x_(ceil(nq)) and 1/f at it (difference of order statistics).
+
+    >>> lower_quantile(np.arange(1.0, 101.0), 0.05)
+    (5.0, 100.0)
+    """
     n = a.size
     k = int(min(n - 1, max(0, math.ceil(n * q - 1e-9) - 1)))
     half = max(1.0, QUANTILE_SE_WINDOW * math.sqrt(n * q * (1.0 - q)))
@@ -36,7 +44,11 @@ def lower_quantile(a: np.ndarray, q: float) -> tuple[float, float]:
 
 
 def ce_value(x: np.ndarray, a: float) -> float:
-    """Certainty equivalent -(1/a) log E[exp(-a x)], by log-sum-exp (no overflow)."""
+    """Certainty equivalent -(1/a) log E[exp(-a x)], by log-sum-exp (no overflow).
+
+    >>> round(ce_value(np.array([0.0, 2.0]), 1.0), 4)  # below the mean 1.0: risk averse
+    0.5662
+    """
     z = -a * x
     m = float(z.max())
     return -(m + math.log(float(np.mean(np.exp(z - m))))) / a
@@ -96,6 +108,10 @@ def smoothed_p_loss(x: np.ndarray, h: float) -> tuple[float, np.ndarray]:
     """P(x < 0) smoothed with a normal kernel of bandwidth ``h``: mean Phi(-x / h).
 
     Continuous in the contract parameters, so root finders work; its bias is O(h^2).
+
+    >>> v, infl = smoothed_p_loss(np.array([-1.0, 0.0, 1.0]), 0.5)
+    >>> round(v, 6), infl.shape
+    (0.5, (3,))
     """
     from scipy.special import ndtr
 
@@ -105,7 +121,11 @@ def smoothed_p_loss(x: np.ndarray, h: float) -> tuple[float, np.ndarray]:
 
 
 def se_of(infl: np.ndarray) -> float:
-    """sd(IF) / sqrt(n)."""
+    """sd(IF) / sqrt(n).
+
+    >>> round(se_of(np.array([-1.0, 0.0, 1.0])), 4)  # 1 / sqrt(3)
+    0.5774
+    """
     return float(np.std(infl, ddof=1) / math.sqrt(infl.size))
 
 
