@@ -67,7 +67,13 @@ def _pad(values: list[float]) -> np.ndarray:
 
 
 class CostModel:
-    """Base class: ``stop_loss`` from ``lev``, ``sd``/``cv`` from ``var``."""
+    """Base class: ``stop_loss`` from ``lev``, ``sd``/``cv`` from ``var``.
+
+    >>> from vbsim.costs import CostModel, Lognormal
+    >>> m = Lognormal(mean=1e4, cv=2)
+    >>> isinstance(m, CostModel), round(m.sd), round(m.stop_loss(0.0))
+    (True, 20000, 10000)
+    """
 
     mean: float
 

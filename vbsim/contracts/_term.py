@@ -22,7 +22,12 @@ GATE_EPS = 1e-12
 
 
 class Term:
-    """Base of every frozen contract term (and of :class:`~vbsim.contracts.Contract`)."""
+    """Base of every frozen contract term (and of :class:`~vbsim.contracts.Contract`).
+
+    >>> from vbsim.presets import mssp
+    >>> [c.__name__ for c in type(mssp("E", msr=0.02)).__mro__]
+    ['Contract', 'Term', 'object']
+    """
 
     def _f(self, name: str) -> str:
         return f"{type(self).__name__}.{name}"
@@ -165,7 +170,11 @@ def bands_tuple(owner: str, name: str, bands: Any) -> tuple[tuple[float, float, 
 
 
 def marginal(x: np.ndarray, bands: tuple[tuple[float, float, float], ...]) -> np.ndarray:
-    """Sum over bands of share x (part of ``x`` inside the band): a tax-bracket schedule."""
+    """Sum over bands of share x (part of ``x`` inside the band): a tax-bracket schedule.
+
+    >>> marginal(np.array([5.0, 15.0]), ((0.0, 10.0, 0.5), (10.0, np.inf, 0.2))).tolist()
+    [2.5, 6.0]
+    """
     total = np.zeros_like(x, dtype=float)
     for lo, hi, share in bands:
         total = total + share * np.clip(x - lo, 0.0, hi - lo)
@@ -173,7 +182,11 @@ def marginal(x: np.ndarray, bands: tuple[tuple[float, float, float], ...]) -> np
 
 
 def as_rate_or_table(owner: str, name: str, value: Any, *, allow_none: bool = False) -> Any:
-    """Validate a minimum savings/loss rate: a number in [0, 1) or the string ``"table"``."""
+    """Validate a minimum savings/loss rate: a number in [0, 1) or the string ``"table"``.
+
+    >>> as_rate_or_table("Sharing", "msr", 0.02), as_rate_or_table("Sharing", "msr", "table")
+    (0.02, 'table')
+    """
     if value is None and allow_none:
         return None
     if isinstance(value, str):

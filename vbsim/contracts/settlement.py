@@ -49,7 +49,12 @@ def _check_leaf(field: str, a: np.ndarray, lo: float, hi: float) -> None:
 
 
 class Context:
-    """Validated float64 inputs broadcast to one shape, with clear errors for missing names."""
+    """Validated float64 inputs broadcast to one shape, with clear errors for missing names.
+
+    >>> ctx = prepare(np.array([100.0, 200.0]), 90.0, {})
+    >>> ctx.shape, ctx.get("expenditure").tolist(), ctx.has("revenue")
+    ((2,), [90.0, 90.0], False)
+    """
 
     def __init__(self, leaves: dict[str, Any], kind: str, template: Any, shape: tuple) -> None:
         self._v = leaves
@@ -85,7 +90,12 @@ class Context:
 
 
 def prepare(benchmark: Any, expenditure: Any, context: Mapping[str, Any]) -> Context:
-    """Validate and broadcast every input; returns a :class:`Context` of float64 arrays."""
+    """Validate and broadcast every input; returns a :class:`Context` of float64 arrays.
+
+    >>> ctx = prepare(240e6, np.array([228e6, 250e6]), {"revenue": 60e6})
+    >>> ctx.need("revenue", "a loss limit").tolist()
+    [60000000.0, 60000000.0]
+    """
     unknown = [k for k in context if k not in ALL_CONTEXT]
     if unknown:
         raise VbsimInputError(
