@@ -251,6 +251,10 @@ class ExactDistribution:
     The random variable is the total cost ``S`` (a loss to whoever bears it): ``quantile`` and
     ``tvar`` are of ``S``; :meth:`summary` reports the payment ``-S`` (or ``payment(S)``) with the
     statistics of :func:`vbsim.metrics.summarize`, se = 0.
+
+    >>> d = ExactDistribution(0.0, 1.0, np.array([0.25, 0.5, 0.25]), exact_mean=1.0, exact_var=0.5)
+    >>> d.mean, d.var, float(d.quantile(0.9)), float(d.stop_loss(1.0))
+    (1.0, 0.5, 2.0, 0.25)
     """
 
     def __init__(self, lo: float, h: float, pmf: np.ndarray, exact_mean: float,

@@ -169,6 +169,13 @@ def claims_statistics(frame) -> dict[str, object]:
     from :func:`vbsim.calibrate.stats.panel_persistence` (balanced panels).
     Returns a dict: ``per_year`` (year -> summary), ``average`` (summary), ``mean``,
     ``persistence`` (key -> (share, n_top, n_windows)).
+
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"member_id": [1, 2, 3, 1, 2, 3], "year": [2020] * 3 + [2021] * 3,
+    ...                   "cost": [0.0, 100.0, 300.0, 50.0, 0.0, 250.0]})
+    >>> st = claims_statistics(clean_claims(t)[0])
+    >>> sorted(st), round(st["mean"], 2), sorted(st["per_year"])
+    (['average', 'mean', 'per_year', 'persistence'], 116.67, [2020, 2021])
     """
     per_year = {int(y): empirical_summary(g["cost"].to_numpy())
                 for y, g in frame.groupby("year", sort=True)}

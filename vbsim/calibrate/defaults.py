@@ -86,7 +86,16 @@ def panel_persistence_top(cost: np.ndarray, member_id: np.ndarray, p: float = 0.
 
 
 def panel_stats(cost: np.ndarray, draws: PanelDraws) -> dict[str, float]:
-    """Top shares (year 1), persistence (years 1-3 or all years) and zero share of a panel."""
+    """Top shares (year 1), persistence (years 1-3 or all years) and zero share of a panel.
+
+    >>> from vbsim.engine.panel import panel_costs, panel_draws
+    >>> from vbsim.population import standard_cohort
+    >>> co = standard_cohort("aged_non_dual", 200)
+    >>> d = panel_draws(co, n_members=200, years=3, seed=1)
+    >>> st = panel_stats(panel_costs(d, co.cost, co.persistence), d)
+    >>> 0 < st["top10_share"] < 1, "top10_stay" in st
+    (True, True)
+    """
     out = panel_top_shares(cost[:, 0], draws.status[:, 0] > 0)
     if cost.shape[1] >= 2:
         out["top10_stay"], out["n_top10_stay"] = panel_persistence_top(

@@ -45,6 +45,11 @@ class PanelDraws:
     ``frac``: fraction of the year enrolled (1, or the exit time); ``member_id``: stable identity
     (``generation x members + slot``); ``claim_keys``: per-year claim stream keys (CompoundPoisson);
     ``uplift``: the cohort's end-of-life multiple.
+
+    >>> from vbsim.population import standard_cohort
+    >>> d = panel_draws(standard_cohort("aged_non_dual", 4), n_members=4, years=3, seed=1)
+    >>> d.e.shape, d.member_id.shape, len(d.claim_keys)
+    ((4, 3), (4, 3), 3)
     """
 
     e: np.ndarray
