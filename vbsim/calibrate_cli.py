@@ -12,6 +12,7 @@ risk_score. Treatments of duplicates and negative totals must be asked for expli
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from ._validate import VbsimInputError
 
@@ -33,8 +34,15 @@ def _columns(text: str | None) -> dict[str, str] | None:
     return out
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Register the ``calibrate`` subcommand on an ``argparse`` subparsers object."""
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``calibrate`` subcommand on an ``argparse`` subparsers object.
+
+    >>> parser = argparse.ArgumentParser(prog="vbsim")
+    >>> p = add_parser(parser.add_subparsers(dest="command"))
+    >>> args = parser.parse_args(["calibrate", "--aged-defaults"])
+    >>> args.aged_defaults, args.negatives
+    (True, 'error')
+    """
     p = subparsers.add_parser(
         "calibrate", help="fit the member cost model to claims data and print the fit report",
         description=__doc__.splitlines()[0],
@@ -67,7 +75,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run ``vbsim calibrate`` with parsed ``args``; returns the exit status."""
+    """Run ``vbsim calibrate`` with parsed ``args``; returns the exit status.
+
+    >>> parser = argparse.ArgumentParser(prog="vbsim")
+    >>> _ = add_parser(parser.add_subparsers(dest="command"))
+    >>> main(parser.parse_args(["calibrate", "--aged-defaults"]))  # doctest: +ELLIPSIS
+    cost = Spliced(mean=11000.0, ...)
+    rho = 0.7420, risk_sd = 0
+    ...
+    0
+    """
     from .calibrate import AGED_NON_DUAL, clean_claims, from_claims, from_summary, read_desynpuf
 
     table = None

@@ -83,7 +83,13 @@ def _save_plot(res: object, path: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand registered."""
+    """The argument parser with every subcommand registered.
+
+    >>> args = build_parser().parse_args(["settle", "--contract", "mssp:E:0.02",
+    ...                                   "--benchmark", "100e6", "--expenditure", "97e6"])
+    >>> args.command, args.contract
+    ('settle', ['mssp:E:0.02'])
+    """
     p = argparse.ArgumentParser(prog="vbsim", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"vbsim {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
@@ -126,7 +132,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``vbsim`` command; returns the exit status."""
+    """Entry point of the ``vbsim`` command; returns the exit status.
+
+    >>> main(["settle", "--contract", "mssp:E:0.02", "--benchmark", "100e6",
+    ...       "--expenditure", "97e6"])  # doctest: +NORMALIZE_WHITESPACE
+    row  contract      benchmark    expenditure  rate   gate  cap  payment    provider   payer
+    1    MSSP BASIC E  100,000,000  97,000,000   3.00%  yes   no   1,470,000  1,470,000  1,530,000
+    0
+    >>> main(["settle", "--contract", "mssp:E:2", "--benchmark", "1", "--expenditure", "1"])
+    2
+    """
     args = build_parser().parse_args(argv)
     func = getattr(args, "func", None)
     try:

@@ -180,6 +180,12 @@ class Calibration:
         The risk-score log-sd the fit assumed (the member cost is ``R x cost``).
 
     Unpacks as ``cost, rho, report = calibration``.
+
+    >>> from vbsim.costs import Lognormal
+    >>> cal = Calibration(Lognormal(mean=1e4, cv=2), 0.6, FitReport((FitRow("cv", 2.0, 2.0),)))
+    >>> cost, rho, report = cal
+    >>> rho, cal.cohort("aged", 100).persistence
+    (0.6, 0.6)
     """
 
     cost: object
