@@ -89,7 +89,14 @@ def parse_contract(text: str) -> Contract:
 
 
 def scenario_contracts(path: str) -> list[Contract]:
-    """The contracts of a scenario TOML file's ``[contracts.NAME]`` tables (named NAME)."""
+    """The contracts of a scenario TOML file's ``[contracts.NAME]`` tables (named NAME).
+
+    >>> import os, tempfile
+    >>> f = os.path.join(tempfile.mkdtemp(), "s.toml")
+    >>> _ = open(f, "w").write('[contracts.e]\\npreset = "mssp"\\nlevel = "E"\\nmsr = 0.02\\n')
+    >>> [(c.name, c.sharing.msr) for c in scenario_contracts(f)]
+    [('e', 0.02)]
+    """
     import tomllib
 
     from vbsim.contracts import from_spec
@@ -116,7 +123,14 @@ def _msr(s: str) -> float | str:
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register the ``settle`` subcommand on an argparse subparsers object."""
+    """Register the ``settle`` subcommand on an argparse subparsers object.
+
+    >>> parser = argparse.ArgumentParser(prog="vbsim")
+    >>> _ = add_parser(parser.add_subparsers(dest="command"))
+    >>> args = parser.parse_args(["settle", "--contract", "mssp:E:0.02", "--expenditure", "97e6"])
+    >>> args.contract, args.expenditure, args.func is main
+    (['mssp:E:0.02'], 97000000.0, True)
+    """
     p = subparsers.add_parser("settle", help="reconcile actual results under one or more contracts",
                               description=__doc__.splitlines()[0])
     _add_arguments(p)
@@ -160,7 +174,16 @@ def _rows(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
 
 
 def read_rows(path: str) -> list[tuple[str, dict[str, Any]]]:
-    """Rows of a settle CSV as ``(label, context)``; unknown columns are an error."""
+    """Rows of a settle CSV as ``(label, context)``; unknown columns are an error.
+
+    >>> import os, tempfile
+    >>> f = os.path.join(tempfile.mkdtemp(), "rows.csv")
+    >>> _ = open(f, "w").write("id,benchmark,expenditure\\naco1,100e6,97e6\\n,50e6,\\n")
+    >>> for label, ctx in read_rows(f):
+    ...     print(label, ctx)
+    aco1 {'benchmark': 100000000.0, 'expenditure': 97000000.0}
+    2 {'benchmark': 50000000.0}
+    """
     try:
         with open(path, newline="") as fh:
             reader = csv.DictReader(fh)
@@ -214,7 +237,13 @@ def _fmt(key: str, v: Any) -> str:
 
 def settle_rows(contracts: list[Contract], rows: list[tuple[str, dict[str, Any]]]
                 ) -> list[dict[str, Any]]:
-    """Settle every row under every contract; one flat record per (row, contract)."""
+    """Settle every row under every contract; one flat record per (row, contract).
+
+    >>> rec = settle_rows([parse_contract("mssp:E:0.02")],
+    ...                   [("a", {"benchmark": 100e6, "expenditure": 97e6})])
+    >>> rec[0]["row"], rec[0]["contract"], round(rec[0]["payment"])
+    ('a', 'MSSP BASIC E', 1470000)
+    """
     out = []
     for label, ctx in rows:
         for c in contracts:
@@ -227,7 +256,14 @@ def settle_rows(contracts: list[Contract], rows: list[tuple[str, dict[str, Any]]
 
 
 def format_table(records: list[dict[str, Any]]) -> str:
-    """A plain aligned text table of the main components."""
+    """A plain aligned text table of the main components.
+
+    >>> rec = settle_rows([parse_contract("mssp:E:0.02")],
+    ...                   [("a", {"benchmark": 100e6, "expenditure": 97e6})])
+    >>> print(format_table(rec))
+    row  contract      benchmark    expenditure  rate   gate  cap  payment    provider   payer
+    a    MSSP BASIC E  100,000,000  97,000,000   3.00%  yes   no   1,470,000  1,470,000  1,530,000
+    """
     head = ["row", "contract", "benchmark", "expenditure", "rate", "gate", "cap", "payment",
             "provider", "payer"]
     keys = ["row", "contract", "benchmark", "expenditure", *_TABLE]
@@ -239,7 +275,15 @@ def format_table(records: list[dict[str, Any]]) -> str:
 
 
 def main(argv: Sequence[str] | argparse.Namespace | None = None) -> int:
-    """Run ``vbsim settle``; ``argv`` is a list of arguments or a parsed Namespace."""
+    """Run ``vbsim settle``; ``argv`` is a list of arguments or a parsed Namespace.
+
+    >>> main(["--contract", "mssp:E:0.02", "--benchmark", "100e6", "--expenditure", "103e6"])
+    row  contract      benchmark    expenditure  rate    gate  cap  payment   provider  payer
+    1    MSSP BASIC E  100,000,000  103,000,000  -3.00%  yes   no   -900,000  -900,000  -2,100,000
+    0
+    >>> main(["--benchmark", "100e6", "--expenditure", "97e6"])  # no contract: error, status 2
+    2
+    """
     if isinstance(argv, argparse.Namespace):
         args = argv
     else:
