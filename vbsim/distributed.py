@@ -42,6 +42,16 @@ def cluster_client(cluster: Any) -> Iterator[Any]:
     ``cluster`` is ``"local"`` (a LocalCluster of 2 single-threaded worker processes on this
     machine, closed afterwards), a scheduler address such as ``"tcp://10.0.0.5:8786"``, a Dask
     cluster object, or an existing ``Client`` (used as is, not closed).
+
+    Examples
+    --------
+    A ``Client`` that already exists is passed through (and left open):
+
+    >>> from dask.distributed import Client
+    >>> with Client(processes=False, n_workers=1, dashboard_address=None) as c:
+    ...     with cluster_client(c) as client:
+    ...         client is c, client.submit(sum, [1, 2]).result()
+    (True, 3)
     """
     try:
         from dask.distributed import Client, LocalCluster
@@ -204,6 +214,12 @@ def sweep(
     ``"population.cohorts[0].persistence"``) to the values to try; each value is run with the
     scenario's seed, so differences between assumption sets are not Monte Carlo noise. Returns
     the stacked summaries with a ``sweep`` dimension labelled by the changed value.
+
+    Examples
+    --------
+    >>> s = sweep("scenarios/default.toml", {"drivers.trend_sd": [0.0, 0.02]}, n_scenarios=20)
+    >>> s["value"].dims, s["sweep"].values.tolist(), s.attrs["sweep_path"]
+    (('sweep', 'contract', 'stat'), ['0.0', '0.02'], 'drivers.trend_sd')
     """
     from .run import run
     from .scenario import Scenario, load
@@ -228,6 +244,18 @@ def set_path(scenario: Any, path: str, value: Any) -> Any:
     Paths: ``drivers.FIELD``, ``settlement.KEY``, ``population.cohorts[i].FIELD``,
     ``contracts.NAME.PARAM`` (contract dotted parameter, e.g. ``contracts.e.sharing.msr``),
     ``n_scenarios``/``years``/``seed``.
+
+    Examples
+    --------
+    >>> from vbsim.scenario import load
+    >>> sc = load("scenarios/default.toml")
+    >>> set_path(sc, "drivers.trend_sd", 0.0).drivers.trend_sd
+    0.0
+    >>> set_path(sc, "population.cohorts[0].members", 200).population.cohorts[0].members
+    200
+    >>> new = set_path(sc, "contracts.mssp_basic_e.sharing.msr", 0.01)
+    >>> new.contracts["mssp_basic_e"].sharing.msr
+    0.01
     """
     import dataclasses
     import re

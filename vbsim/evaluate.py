@@ -72,6 +72,16 @@ def settlement_context(
     scenario; when omitted, no ``revenue`` enters the context. ``expected_savings_rate`` s sets the
     benchmark to the engine's benchmark / (1 - s): the provider's expected cost sits a share s
     below its benchmark (historical efficiency; 0 puts the benchmark at expected cost).
+
+    >>> import vbsim
+    >>> pop = vbsim.Population([vbsim.Cohort("all", 200, vbsim.costs.Lognormal(mean=1e4, cv=2))])
+    >>> paths = vbsim.simulate(pop, n_scenarios=20, years=2, seed=1)
+    >>> ctx = settlement_context(paths, revenue_share=0.4)
+    >>> sorted(ctx)  # doctest: +NORMALIZE_WHITESPACE
+    ['assigned_beneficiaries', 'benchmark', 'expenditure', 'member_months', 'quality_score',
+     'revenue']
+    >>> ctx["benchmark"].shape, bool(np.allclose(ctx["revenue"], 0.4 * ctx["expenditure"]))
+    ((20, 2), True)
     """
     check_real("expected_savings_rate", expected_savings_rate, -0.5, 0.5)
     tot = paths[["cost", "benchmark", "member_months"]].sum("cohort")

@@ -19,7 +19,14 @@ from .scenario import Scenario, load
 
 @dataclasses.dataclass(frozen=True)
 class Result:
-    """Simulated cost paths and the settlement of every contract on them."""
+    """Simulated cost paths and the settlement of every contract on them.
+
+    >>> res = run("scenarios/default.toml", n_scenarios=20, progress=False)
+    >>> res.paths["cost"].dims, res.settlement["payment"].dims
+    (('scenario', 'year', 'cohort'), ('contract', 'scenario', 'year'))
+    >>> res.settlement["contract"].values.tolist()
+    ['mssp_basic_e', 'mssp_enhanced', 'reach_global']
+    """
 
     scenario: Scenario
     paths: xr.Dataset
