@@ -42,7 +42,13 @@ N_SCAN = 12  # bracket scan points (assumption: enough to see a second root; eac
 # Parameters: dotted paths or setter functions
 # ------------------------------------------------------------------------------------------------
 def setter(parameter: str | Callable[[Any, float], Any]) -> tuple[str, Callable[[Any, float], Any]]:
-    """(name, function(contract, value) -> contract) for a dotted path or a setter function."""
+    """(name, function(contract, value) -> contract) for a dotted path or a setter function.
+
+    >>> from vbsim.presets import mssp
+    >>> name, f = setter("sharing.rate")
+    >>> name, f(mssp("E", msr=0.02), 0.6).sharing.rate
+    ('sharing.rate', 0.6)
+    """
     if callable(parameter):
         return getattr(parameter, "__name__", "parameter"), parameter
     if not isinstance(parameter, str) or not parameter:
@@ -64,6 +70,11 @@ def corridor_width(band: int = 0, path: str = "sharing") -> Callable[[Any, float
     Applies to the savings bands and, when they are separate, the loss bands, so
     ``corridor_width(0)`` is the width of the first (full-risk) corridor, e.g. REACH Global's 25%
     band that PY2026 narrows to 10%.
+
+    >>> from vbsim.presets import reach
+    >>> narrow = corridor_width(0)(reach("global", year=2025), 0.10)
+    >>> narrow.params()["sharing.bands_savings"][:2]
+    ((0.0, 0.1, 1.0), (0.1, 0.35, 0.5))
     """
     band = check_int("band", band, 0, 100)
 
@@ -104,7 +115,16 @@ def _default_bracket(name: str, current: Any) -> tuple[float, float]:
 
 @dataclasses.dataclass(frozen=True)
 class BreakEven:
-    """The break-even parameter value and its Monte Carlo uncertainty (see :func:`breakeven`)."""
+    """The break-even parameter value and its Monte Carlo uncertainty (see :func:`breakeven`).
+
+    >>> be = BreakEven("sharing.rate", 0.6, 0.05, "expected payment (provider)", "B", "A", 1e5,
+    ...                0.0, 1e3, 2e5, (0.0, 1.0), "delta", 1000)
+    >>> [round(x, 3) for x in be.ci]
+    [0.502, 0.698]
+    >>> print(be)  # doctest: +NORMALIZE_WHITESPACE
+    B: sharing.rate = 0.6 ± 0.05 (95% CI 0.502 to 0.698, delta) makes its expected payment
+    (provider) equal to A's (100,000); difference there 0 ± 1e+03; 1,000 scenarios
+    """
 
     parameter: str
     value: float

@@ -53,7 +53,17 @@ def _totals(settlement: xr.Dataset) -> xr.Dataset:
 
 
 def settlement_of(result: Any) -> xr.Dataset:
-    """The settlement Dataset of a Result (or the Dataset itself), checked for a contract dim."""
+    """The settlement Dataset of a Result (or the Dataset itself), checked for a contract dim.
+
+    >>> ds = xr.Dataset({"provider_net": (("contract", "scenario"), np.zeros((2, 3)))},
+    ...                 coords={"contract": ["a", "b"]})
+    >>> settlement_of(ds) is ds
+    True
+    >>> settlement_of(ds.isel(contract=0))
+    Traceback (most recent call last):
+    ...
+    vbsim._validate.VbsimInputError: the settlement needs 'contract' and 'scenario' dims; ...
+    """
     st = getattr(result, "settlement", result)
     if not isinstance(st, xr.Dataset):
         raise VbsimInputError(
@@ -67,7 +77,13 @@ def settlement_of(result: Any) -> xr.Dataset:
 
 
 def default_risk_aversion(totals: xr.Dataset, baseline: str, var: str) -> float:
-    """a = 1 / (1% of the mean benchmark total), or 1 / sd of the baseline without a benchmark."""
+    """a = 1 / (1% of the mean benchmark total), or 1 / sd of the baseline without a benchmark.
+
+    >>> ds = xr.Dataset({"benchmark": (("contract", "scenario"), np.full((1, 3), 1e8))},
+    ...                 coords={"contract": ["a"]})
+    >>> default_risk_aversion(ds, "a", "provider_net")  # 1 / (1% of $100M)
+    1e-06
+    """
     if "benchmark" in totals:
         b = float(totals["benchmark"].sel(contract=baseline).mean())
         if b > 0:
@@ -88,6 +104,18 @@ class Comparison:
         ``significant`` with dims (contract, stat).
     notes : list of str
         Rankings that are not significant, and other caveats.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> z = rng.normal(0, 1e6, 500)
+    >>> ds = xr.Dataset({"provider_net": (("contract", "scenario"), np.stack([z, z + 1e5]))},
+    ...                 coords={"contract": ["a", "b"]})
+    >>> c = compare(ds, "a")
+    >>> c.stats["value"].dims, round(float(c.differences["value"].sel(contract="b", stat="mean")))
+    (('contract', 'stat'), 100000)
+    >>> bool(c.differences["significant"].sel(contract="b", stat="mean"))
+    True
     """
 
     def __init__(self, x: dict[str, np.ndarray], flags: dict[str, dict[str, np.ndarray]],
