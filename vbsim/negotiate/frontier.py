@@ -25,7 +25,16 @@ VIEWS = {"provider": "provider_net", "payer": "payer_net"}
 
 
 class Frontier:
-    """Result of :func:`frontier`: ``frame`` with one row per grid point or offer."""
+    """Result of :func:`frontier`: ``frame`` with one row per grid point or offer.
+
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"kind": ["grid", "grid", "offer"], "name": ["r=0.5", "r=0.75", "E"],
+    ...                       "mean": [1e5, 1.5e5, 1.2e5], "mean_se": [1e3, 1e3, 1e3],
+    ...                       "risk": [2e5, 3e5, 2.5e5], "risk_se": [5e3, 5e3, 5e3]})
+    >>> fr = Frontier(frame, ["sharing.rate"], "TVaR99", "provider", 1000)
+    >>> str(fr).splitlines()[0]
+    'frontier (provider view, 1,000 scenarios): E[payment] vs TVaR99 of the loss'
+    """
 
     def __init__(self, frame: Any, params: list[str], risk: str, view: str,
                  n_scenarios: int) -> None:

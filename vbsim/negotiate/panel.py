@@ -29,7 +29,17 @@ DEFAULT_SIZES = (300, 1_000, 3_000, 5_000, 10_000, 30_000, 100_000)
 
 
 class PanelCurve:
-    """Result of :func:`panel_curve`: ``frame`` with one row per (contract, size)."""
+    """Result of :func:`panel_curve`: ``frame`` with one row per (contract, size).
+
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"contract": ["E", "E"], "members": [1000, 10000],
+    ...                       "p_loss": [0.3, 0.1], "p_loss_se": [0.01, 0.01],
+    ...                       "tvar_pct_benchmark": [4.0, 1.5],
+    ...                       "p_clear_msr": [0.2, 0.4], "p_clear_msr_se": [0.01, 0.01]})
+    >>> pc = PanelCurve(frame, 0.99, "provider", 500, ["demo"])
+    >>> str(pc).splitlines()[0]
+    'panel size (provider view, 500 scenarios per size, same seed; TVaR at 0.99)'
+    """
 
     def __init__(self, frame: Any, level: float, view: str, n_scenarios: int,
                  notes: list[str]) -> None:

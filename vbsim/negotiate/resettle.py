@@ -144,7 +144,17 @@ class Resettler:
 
 
 def as_resettler(obj: Any) -> Resettler:
-    """A Resettler from a Resettler, a Result or a CostPaths Dataset."""
+    """A Resettler from a Resettler, a Result or a CostPaths Dataset.
+
+    >>> from vbsim import costs
+    >>> from vbsim.population import Cohort
+    >>> from vbsim.simulate import simulate
+    >>> paths = simulate(Cohort("all", 100, costs.Lognormal(mean=1e4, cv=2)),
+    ...                  n_scenarios=10, seed=1)
+    >>> rs = as_resettler(paths)
+    >>> type(rs).__name__, as_resettler(rs) is rs
+    ('Resettler', True)
+    """
     if isinstance(obj, Resettler):
         return obj
     if hasattr(obj, "paths"):
