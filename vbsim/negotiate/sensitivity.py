@@ -43,6 +43,12 @@ class Assumption:
     """One assumption of a scenario, moved to ``low`` and ``high`` by ``apply(scenario, value)``.
 
     ``label`` says what the values mean (e.g. "+/- points of trend").
+
+    >>> from vbsim.scenario import load
+    >>> a = Assumption("panel size", 0.5, 2.0, scale_members, "members, multiplied by")
+    >>> sc = load("scenarios/default.toml")
+    >>> a, a.apply(sc, a.low).population.cohorts[0].members
+    (Assumption(name='panel size', low=0.5, high=2.0, label='members, multiplied by'), 8131)
     """
 
     name: str
@@ -84,12 +90,23 @@ def _cohorts(sc: Any, fn: Callable[[Any], dict[str, Any]]) -> Any:
 
 
 def scale_members(sc: Any, factor: float) -> Any:
-    """The scenario with every cohort's members multiplied by ``factor`` (at least 1 each)."""
+    """The scenario with every cohort's members multiplied by ``factor`` (at least 1 each).
+
+    >>> from vbsim.scenario import load
+    >>> sc = load("scenarios/default.toml")
+    >>> [c.members for c in sc.population], [c.members for c in scale_members(sc, 0.5).population]
+    ([16262, 2310, 1278, 150], [8131, 1155, 639, 75])
+    """
     return _cohorts(sc, lambda c: {"members": max(1, int(round(c.members * factor)))})
 
 
 def standard_assumptions(scenario: Any) -> list[Assumption]:
-    """The five assumptions of the issue, with ranges kept inside each field's valid range."""
+    """The five assumptions of the issue, with ranges kept inside each field's valid range.
+
+    >>> from vbsim.scenario import load
+    >>> [(a.name, a.low, a.high) for a in standard_assumptions(load("scenarios/default.toml"))][:2]
+    [('trend', -0.02, 0.02), ('benchmark update', -0.01, 0.01)]
+    """
     pers = [c.persistence for c in scenario.population]
     churn = [c.churn for c in scenario.population]
     p_lo, p_hi = -min(PERSISTENCE_STEP, min(pers)), min(PERSISTENCE_STEP, 0.999 - max(pers))
@@ -118,7 +135,16 @@ def _change(x: np.ndarray | None, stat: str, i_base: np.ndarray) -> tuple[float,
 
 
 class Tornado:
-    """Result of :func:`tornado`: ``frame`` has one row per (contract, measure, assumption)."""
+    """Result of :func:`tornado`: ``frame`` has one row per (contract, measure, assumption).
+
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"contract": ["E"], "measure": ["mean"], "assumption": ["trend"],
+    ...                       "base": [1e5], "low": [2e5], "high": [0.0],
+    ...                       "low_se": [1e3], "high_se": [1e3]})
+    >>> t = Tornado(frame, {("E", "mean"): 1e5}, 100, "provider")
+    >>> str(t).splitlines()[-1].split()
+    ['E', 'mean', 'trend', '1e+05', '2e+05', '0', '1,000', '1,000']
+    """
 
     def __init__(self, frame: Any, base: dict[tuple[str, str], float], n_scenarios: int,
                  view: str) -> None:
