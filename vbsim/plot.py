@@ -116,6 +116,15 @@ def waterfall_steps(settlement: Any, contract: str | None = None) -> list[tuple[
 
     Each step is a mean over scenarios (summed over years); the steps add up exactly, the last
     entry is the total. Steps that are zero for this contract are dropped.
+
+    >>> from vbsim.presets import mssp
+    >>> rec = mssp("E", msr=0.02).settle(benchmark=100e6, expenditure=97e6)
+    >>> for step, amount in waterfall_steps(rec):
+    ...     print(f"{step}: {amount:,.0f}")
+    benchmark - expenditure: 3,000,000
+    payer's share: -1,500,000
+    sequestration: -30,000
+    provider net: 1,470,000
     """
     st = getattr(settlement, "settlement", settlement)
     if isinstance(st, xr.Dataset):
@@ -174,7 +183,18 @@ def waterfall(settlement: Any, contract: str | None = None, *, ax: Any = None) -
 
 def tornado(t: Any, contract: str | None = None, measure: str | None = None, *,
             ax: Any = None) -> Any:
-    """Horizontal bars of the change from the base when each assumption moves down / up."""
+    """Horizontal bars of the change from the base when each assumption moves down / up.
+
+    >>> import pandas as pd
+    >>> from vbsim.negotiate.sensitivity import Tornado
+    >>> frame = pd.DataFrame({"contract": ["E", "E"], "measure": ["mean", "mean"],
+    ...                       "assumption": ["trend", "panel size"], "base": [1e5, 1e5],
+    ...                       "low": [2e5, 9e4], "high": [0.0, 1.1e5],
+    ...                       "low_se": [1e3, 1e3], "high_se": [1e3, 1e3]})
+    >>> ax = tornado(Tornado(frame, {("E", "mean"): 1e5}, 100, "provider"))
+    >>> ax.get_title(), [t.get_text() for t in ax.get_yticklabels()]
+    ('Tornado: E', ['panel size', 'trend'])
+    """
     f = t.frame
     contract = str(f["contract"].iloc[0]) if contract is None else contract
     measure = str(f["measure"].iloc[0]) if measure is None else measure
@@ -200,7 +220,18 @@ def tornado(t: Any, contract: str | None = None, measure: str | None = None, *,
 
 def frontier(fr: Any, *, ax: Any = None) -> Any:
     """Expected payment against risk for a parameter grid; efficient points joined, offers
-    marked with their names."""
+    marked with their names.
+
+    >>> import pandas as pd
+    >>> from vbsim.negotiate.panel import PanelCurve
+    >>> frame = pd.DataFrame({"contract": ["E", "E"], "members": [1000, 10000],
+    ...                       "p_loss": [0.3, 0.1], "p_loss_se": [0.01, 0.01],
+    ...                       "tvar_pct_benchmark": [4.0, 1.5],
+    ...                       "p_clear_msr": [0.2, 0.4], "p_clear_msr_se": [0.01, 0.01]})
+    >>> axes = panel_curve(PanelCurve(frame, 0.99, "provider", 500, []))
+    >>> [ax.get_title() for ax in axes]
+    ['P(loss)', 'TVaR99 (% of benchmark)', 'P(clear the MSR)']
+    """
     f = fr.frame
     ax = _axes(ax)
     grid = f[f["kind"] == "grid"]
@@ -227,7 +258,18 @@ def frontier(fr: Any, *, ax: Any = None) -> Any:
 
 
 def panel_curve(pc: Any, *, axes: Sequence[Any] | None = None) -> Any:
-    """Three panels against members (log x): P(loss), TVaR as % of benchmark, P(clear MSR)."""
+    """Three panels against members (log x): P(loss), TVaR as % of benchmark, P(clear MSR).
+
+    >>> import pandas as pd
+    >>> from vbsim.negotiate.panel import PanelCurve
+    >>> frame = pd.DataFrame({"contract": ["E", "E"], "members": [1000, 10000],
+    ...                       "p_loss": [0.3, 0.1], "p_loss_se": [0.01, 0.01],
+    ...                       "tvar_pct_benchmark": [4.0, 1.5],
+    ...                       "p_clear_msr": [0.2, 0.4], "p_clear_msr_se": [0.01, 0.01]})
+    >>> axes = panel_curve(PanelCurve(frame, 0.99, "provider", 500, []))
+    >>> [ax.get_title() for ax in axes]
+    ['P(loss)', 'TVaR99 (% of benchmark)', 'P(clear the MSR)']
+    """
     if axes is None:
         from matplotlib.figure import Figure
 
