@@ -56,7 +56,14 @@ window.addEventListener('load', function () {
 
 
 def png_base64(ax_or_fig: Any, dpi: int = 96) -> str:
-    """The figure of ``ax_or_fig`` as a base64 PNG string."""
+    """The figure of ``ax_or_fig`` as a base64 PNG string.
+
+    >>> from matplotlib.figure import Figure
+    >>> ax = Figure(figsize=(1, 1)).add_subplot()
+    >>> s = png_base64(ax, dpi=20)
+    >>> base64.b64decode(s)[1:4]
+    b'PNG'
+    """
     fig = getattr(ax_or_fig, "figure", ax_or_fig)
     if isinstance(ax_or_fig, (list, tuple, np.ndarray)):
         fig = np.ravel(ax_or_fig)[0].figure
@@ -139,7 +146,16 @@ def build_report(
     panel: bool = True,
     sensitivity_scenarios: int = SENSITIVITY_SCENARIOS,
 ) -> str:
-    """The report as an HTML string (see :func:`report`)."""
+    """The report as an HTML string (see :func:`report`).
+
+    A full report takes a few seconds (figures, frontier; see the example of :func:`report`,
+    which runs in the test suite), so this call is shown, not run:
+
+    >>> from vbsim.run import run
+    >>> res = run("scenarios/default.toml", n_scenarios=100, progress=False)  # doctest: +SKIP
+    >>> build_report(res, sensitivity=False, panel=False)[:15]  # doctest: +SKIP
+    '<!DOCTYPE html>'
+    """
     from . import plot
     from .negotiate import compare, frontier, panel_curve, tornado
 

@@ -14,7 +14,13 @@ from typing import Any
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register the ``report`` subcommand."""
+    """Register the ``report`` subcommand.
+
+    >>> sub = argparse.ArgumentParser(prog="vbsim").add_subparsers(dest="command")
+    >>> args = add_parser(sub).parse_args(["scenarios/default.toml", "--no-panel"])
+    >>> args.out, args.no_panel, args.func is main
+    ('report.html', True, True)
+    """
     p = subparsers.add_parser(
         "report", help="write a self-contained HTML negotiation report",
         description="Simulate a scenario and write one HTML file (tables and embedded figures: "
@@ -34,7 +40,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run the scenario, write the report, print where it is."""
+    """Run the scenario, write the report, print where it is.
+
+    Writing a report takes a few seconds, so the call is shown, not run:
+
+    >>> import os, tempfile
+    >>> sub = argparse.ArgumentParser(prog="vbsim").add_subparsers(dest="command")
+    >>> out = os.path.join(tempfile.mkdtemp(), "r.html")
+    >>> args = add_parser(sub).parse_args(["scenarios/default.toml", "--out", out,
+    ...                                    "--n-scenarios", "50", "--no-sensitivity", "--no-panel"])
+    >>> main(args)  # doctest: +SKIP
+    wrote .../r.html (0.2 MB)
+    0
+    """
     from .report import SENSITIVITY_SCENARIOS, report
 
     path = report(
