@@ -103,6 +103,20 @@ def load_puf(path: str | Path | None = None) -> pd.DataFrame:
         When the file is absent (tests skip on it).
     VbsimInputError
         When a column is missing or the definition does not hold.
+
+    Examples
+    --------
+    A two-ACO file in a temporary folder (the real PUF lives in ``shared/data``):
+
+    >>> import os, tempfile
+    >>> f = os.path.join(tempfile.mkdtemp(), "puf.csv")
+    >>> pd.DataFrame({"N_AB": [8000, 12000], "ABtotBnchmk": [100e6, 150e6],
+    ...               "ABtotExp": [97e6, 153e6], "BnchmkMinExp": [3e6, -3e6],
+    ...               "Sav_rate": [0.03, -0.02], "N_AB_Year_AGED_NonDual_PY": [6000, 9000],
+    ...               "N_AB_Year_DIS_PY": [1000, 1500], "N_AB_Year_AGED_Dual_PY": [900, 1400],
+    ...               "N_AB_Year_ESRD_PY": [100, 100]}).to_csv(f, index=False)
+    >>> load_puf(f)["Sav_rate"].tolist()
+    [0.03, -0.02]
     """
     p = data_path(path)
     if not p.is_file():
@@ -124,7 +138,19 @@ def load_puf(path: str | Path | None = None) -> pd.DataFrame:
 
 
 def puf_mix(path: str | Path | None = None) -> dict[str, float]:
-    """Person-year shares by enrolment type summed over all ACOs of the PUF."""
+    """Person-year shares by enrolment type summed over all ACOs of the PUF.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> f = os.path.join(tempfile.mkdtemp(), "puf.csv")
+    >>> pd.DataFrame({"N_AB": [8000], "ABtotBnchmk": [100e6], "ABtotExp": [97e6],
+    ...               "BnchmkMinExp": [3e6], "Sav_rate": [0.03],
+    ...               "N_AB_Year_AGED_NonDual_PY": [6000], "N_AB_Year_DIS_PY": [1000],
+    ...               "N_AB_Year_AGED_Dual_PY": [900], "N_AB_Year_ESRD_PY": [100]}).to_csv(f)
+    >>> puf_mix(f)
+    {'aged_non_dual': 0.75, 'disabled': 0.125, 'aged_dual': 0.1125, 'esrd': 0.0125}
+    """
     df = load_puf(path)
     tot = {k: float(df[c].sum()) for k, c in _PY_COLUMNS.items()}
     s = sum(tot.values())
@@ -338,6 +364,14 @@ class SimulatedSpread:
     on (trend vs benchmark-update error), with a paired standard error ``var_basis_se``; the
     shares are of the simulated variance. ``sd_basis_limit`` is the sd of
     ``1 - trend_index / benchmark_index`` from the drivers alone (an infinitely large ACO).
+
+    Examples
+    --------
+    >>> s = simulated_spread(200, n_scenarios=20, seed=2)
+    >>> type(s).__name__, s.members, s.member_rates.shape
+    ('SimulatedSpread', 200, (20,))
+    >>> bool(abs(s.share_member + s.share_basis - 1) < 1e-9)
+    True
     """
 
     members: int
@@ -691,7 +725,14 @@ def figure(path: str | Path | None = FIGURE_PATH, *,
 
 
 def main() -> None:  # pragma: no cover - regenerates docs/figures/reality_check.png
-    """Regenerate the figure and print the tables quoted in docs/reality_check.md."""
+    """Regenerate the figure and print the tables quoted in docs/reality_check.md.
+
+    It re-simulates every size bin (slow) and needs the PUF, so it is shown, not run:
+
+    >>> main()  # doctest: +SKIP
+    Expenditure truncated at the model's 99th percentile per enrolment type:
+    ...
+    """
     import matplotlib.pyplot as plt
 
     table = compare()
