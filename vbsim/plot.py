@@ -223,14 +223,13 @@ def frontier(fr: Any, *, ax: Any = None) -> Any:
     marked with their names.
 
     >>> import pandas as pd
-    >>> from vbsim.negotiate.panel import PanelCurve
-    >>> frame = pd.DataFrame({"contract": ["E", "E"], "members": [1000, 10000],
-    ...                       "p_loss": [0.3, 0.1], "p_loss_se": [0.01, 0.01],
-    ...                       "tvar_pct_benchmark": [4.0, 1.5],
-    ...                       "p_clear_msr": [0.2, 0.4], "p_clear_msr_se": [0.01, 0.01]})
-    >>> axes = panel_curve(PanelCurve(frame, 0.99, "provider", 500, []))
-    >>> [ax.get_title() for ax in axes]
-    ['P(loss)', 'TVaR99 (% of benchmark)', 'P(clear the MSR)']
+    >>> from vbsim.negotiate.frontier import Frontier
+    >>> frame = pd.DataFrame({"kind": ["grid", "grid", "offer"], "name": ["r=0.5", "r=0.75", "E"],
+    ...                       "mean": [1e5, 1.5e5, 1.2e5], "mean_se": [1e3, 1e3, 1e3],
+    ...                       "risk": [2e5, 3e5, 2.5e5], "risk_se": [5e3, 5e3, 5e3]})
+    >>> ax = frontier(Frontier(frame, ["sharing.rate"], "TVaR99", "provider", 1000))
+    >>> ax.get_title()
+    'Frontier over sharing.rate'
     """
     f = fr.frame
     ax = _axes(ax)
