@@ -47,16 +47,15 @@ def _time_simulate(pop: Population, scenarios: int, years: int, backend: str,
 def _time_prange(pop: Population, scenarios: int, years: int, repeat: int) -> float:
     from vbsim.engine.kernel import simulate_chunk
 
-    pk = _packed(pop)
+    pk = _packed(pop, years)
     thr = np.array([100_000.0])
     best = np.inf
     for _ in range(repeat + 1):  # first call compiles / loads the cache
         st = np.zeros((scenarios, years, 1, 7))
         ex = np.zeros((scenarios, years, 1, 1))
         t0 = time.perf_counter()
-        simulate_chunk(1, 0, scenarios, years, pk["members"], pk["family"], pk["params"],
-                       pk["risk_sd"], pk["rho"], pk["mortality"], pk["uplift"], pk["churn"],
-                       pk["replacement"], np.ones((scenarios, years)), thr, 1024, st, ex)
+        simulate_chunk(1, 0, scenarios, years, pk["slots"], pk["family"], pk["params"],
+                       pk["coh"], np.ones((scenarios, years)), thr, 1024, st, ex)
         best = min(best, time.perf_counter() - t0)
     return best / (pop.members * scenarios * years) * 1e9
 

@@ -12,7 +12,14 @@ anything user-defined) sharing one member cost model and one set of member dynam
   ordinary annual cost;
 - leaving (``churn``) at a uniform time in the year, cost pro-rated;
 - a member who died or left is replaced at the start of the next year with probability
-  ``replacement`` (1.0: the panel is stable) by a new member with a fresh risk score and rank.
+  ``replacement`` (1.0: the panel is stable) by a new member with a fresh risk score and rank;
+- net alignment growth: ``growth`` opens new member slots each year so that the cohort's slots
+  number ``round(members (1 + growth)^(t-1))`` in year t (joiners draw like replacements);
+- ageing: each year a member stays, its risk score (so its cost) is multiplied by
+  ``1 + risk_ageing`` and its death probability by ``1 + mortality_ageing``; entrants come in
+  at the base distribution, so the cohort's case mix drifts with tenure and turnover;
+- an additive end-of-life amount ``eol_cost`` (year-0 dollars, trended) in the death year, on
+  top of the ``eol_uplift`` multiple.
 
 Every numeric default carries its source (``/work/shared/DOMAIN.md`` section 5, the public data
 under ``shared/data``) or says "assumption"; see ``docs/engine.md``.
@@ -43,6 +50,16 @@ EOL_UPLIFT = 5.0     # assumption after Riley & Lubitz (2010): decedents, ~5% of
 #                      RISK_SD 0.5, 5x gives decedents 24.5% of cost (4x: 20.6%)
 CHURN = 0.10         # assumption: annual loss of assignment for reasons other than death
 REPLACEMENT = 1.0    # assumption: new alignment replaces exits, so the panel is stable
+# Population dynamics over many years (docs/engine.md "Dynamics"); all off by default so a
+# one-year or stable-panel run is unchanged. Typical values, for scenario files:
+#   growth 0.0-0.10 a year (assumption: ACO alignment growth varies widely by strategy);
+#   risk_ageing ~0.03 a year (assumption: Medicare FFS per-capita spending rises about 3-4% per
+#     year of age between 65 and 85, CMS age-group spending tables);
+#   mortality_ageing ~0.09 a year (Gompertz: adult mortality doubles about every 8 years).
+GROWTH = 0.0
+RISK_AGEING = 0.0
+MORTALITY_AGEING = 0.0
+EOL_COST = 0.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,17 @@ class Cohort:
         Annual probability of leaving for other reasons, in [0, 0.5]. Default 0.10 (assumption).
     replacement : float
         Probability that an exit is replaced by a new member next year, in [0, 1]. Default 1.0.
+    growth : float
+        Net alignment growth a year, in [0, 1]: new slots open so that the cohort holds
+        ``round(members (1 + growth)^(t-1))`` slots in year t. Default 0.
+    risk_ageing : float
+        Yearly relative growth of a staying member's risk score (and cost), in [-0.5, 1].
+        Default 0 (see the module notes for typical values).
+    mortality_ageing : float
+        Yearly relative growth of a staying member's death probability, in [-0.5, 1].
+        Default 0.
+    eol_cost : float
+        Additive death-year cost in year-0 dollars (trended like all costs), >= 0. Default 0.
     benchmark_pbpy : float or None
         Benchmark per beneficiary-year at risk score 1 and year-0 cost level. None: the cohort's
         expected cost per member-year divided by its expected risk score
@@ -94,6 +122,10 @@ class Cohort:
     churn: float = CHURN
     replacement: float = REPLACEMENT
     benchmark_pbpy: float | None = None
+    growth: float = GROWTH
+    risk_ageing: float = RISK_AGEING
+    mortality_ageing: float = MORTALITY_AGEING
+    eol_cost: float = EOL_COST
 
     def __post_init__(self) -> None:
         f = object.__setattr__
@@ -112,6 +144,11 @@ class Cohort:
         f(self, "eol_uplift", check_real("Cohort.eol_uplift", self.eol_uplift, 0, 50))
         f(self, "churn", check_real("Cohort.churn", self.churn, 0, 0.5))
         f(self, "replacement", check_real("Cohort.replacement", self.replacement, 0, 1))
+        f(self, "growth", check_real("Cohort.growth", self.growth, 0, 1))
+        f(self, "risk_ageing", check_real("Cohort.risk_ageing", self.risk_ageing, -0.5, 1))
+        f(self, "mortality_ageing",
+          check_real("Cohort.mortality_ageing", self.mortality_ageing, -0.5, 1))
+        f(self, "eol_cost", check_real("Cohort.eol_cost", self.eol_cost, 0, 1e8))
         if self.benchmark_pbpy is not None:
             f(self, "benchmark_pbpy",
               check_real("Cohort.benchmark_pbpy", self.benchmark_pbpy, 0, lo_open=True))
@@ -134,7 +171,8 @@ class Cohort:
         r, w = self._risk_nodes()
         m = np.minimum(self.mortality * r, 1.0 - self.churn)
         stay = 1.0 - m - self.churn
-        cost = self.cost.mean * np.dot(w, r * (m * self.eol_uplift + 0.5 * self.churn + stay))
+        cost = (self.cost.mean * np.dot(w, r * (m * self.eol_uplift + 0.5 * self.churn + stay))
+                + self.eol_cost * np.dot(w, m))
         years = np.dot(w, 0.5 * (m + self.churn) + stay)
         return float(cost / years)
 
@@ -143,7 +181,8 @@ class Cohort:
         r, w = self._risk_nodes()
         m = np.minimum(self.mortality * r, 1.0 - self.churn)
         stay = 1.0 - m - self.churn
-        cost = self.cost.mean * np.dot(w, r * (m * self.eol_uplift + 0.5 * self.churn + stay))
+        cost = (self.cost.mean * np.dot(w, r * (m * self.eol_uplift + 0.5 * self.churn + stay))
+                + self.eol_cost * np.dot(w, m))
         ry = np.dot(w, r * (0.5 * (m + self.churn) + stay))
         return float(cost / ry)
 
@@ -157,7 +196,18 @@ class Cohort:
         return {"name": self.name, "members": self.members, "cost": self.cost.to_dict(),
                 "risk_sd": self.risk_sd, "persistence": self.persistence,
                 "mortality": self.mortality, "eol_uplift": self.eol_uplift, "churn": self.churn,
-                "replacement": self.replacement, "benchmark_pbpy": self.benchmark_pbpy}
+                "replacement": self.replacement, "benchmark_pbpy": self.benchmark_pbpy,
+                "growth": self.growth, "risk_ageing": self.risk_ageing,
+                "mortality_ageing": self.mortality_ageing, "eol_cost": self.eol_cost}
+
+    def slots(self, years: int) -> np.ndarray:
+        """Member slots open in each year 1..``years`` (``members`` grown by ``growth``).
+
+        >>> Cohort("a", 100, Lognormal(mean=1.0, cv=1.0), growth=0.1).slots(3).tolist()
+        [100, 110, 121]
+        """
+        g = (1.0 + self.growth) ** np.arange(years)
+        return np.maximum(np.rint(self.members * g).astype(np.int64), self.members)
 
 
 class Population:

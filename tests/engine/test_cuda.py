@@ -25,7 +25,8 @@ from vbsim.simulate import _packed
 
 MIXED = Population([
     Cohort("ln", 150, Lognormal(mean=10_000, cv=2.0)),
-    Cohort("sp", 120, Spliced(mean=11_000), replacement=0.6, mortality=0.1, churn=0.2),
+    Cohort("sp", 120, Spliced(mean=11_000), replacement=0.6, mortality=0.1, churn=0.2,
+           growth=0.1, risk_ageing=0.03, mortality_ageing=0.09, eol_cost=20_000.0),
     Cohort("cp", 60, CompoundPoisson(rate=2.0, severity=Lognormal(mean=3_000, cv=1.5))),
     Cohort("tail", 40, Spliced(mean=9_000, cv=2.5, zero_share=0.0, tail_shape=0.0)),
 ])
@@ -34,14 +35,12 @@ THR = np.array([5_000.0, 40_000.0])
 
 def _run(kernel, pop, n_scen, years, seed, thr, first=0, drivers=None, **kw):
     """stats, excess from one kernel call on packed inputs (as vbsim.simulate does)."""
-    pk = _packed(pop)
+    pk = _packed(pop, years)
     dp = driver_paths(drivers or Drivers(), n_scen, years, seed, first_scenario=first)
     stats = np.zeros((n_scen, years, len(pop), N_STATS))
     excess = np.zeros((n_scen, years, len(pop), thr.size))
-    kernel(seed, first, n_scen, years, pk["members"], pk["family"], pk["params"],
-           pk["risk_sd"], pk["rho"], pk["mortality"], pk["uplift"], pk["churn"],
-           pk["replacement"], np.ascontiguousarray(dp.trend_index), thr, 1024, stats, excess,
-           **kw)
+    kernel(seed, first, n_scen, years, pk["slots"], pk["family"], pk["params"], pk["coh"],
+           pk["ztab"], np.ascontiguousarray(dp.trend_index), thr, 1024, stats, excess, **kw)
     return stats, excess
 
 
@@ -76,7 +75,8 @@ SIM_SCRIPT = textwrap.dedent("""
     from vbsim.population import Cohort, Population
     pop = Population([
         Cohort("ln", 64, Lognormal(mean=10_000, cv=2.0)),
-        Cohort("sp", 40, Spliced(mean=11_000), replacement=0.5, mortality=0.2, churn=0.3),
+        Cohort("sp", 40, Spliced(mean=11_000), replacement=0.5, mortality=0.2, churn=0.3,
+               growth=0.2, risk_ageing=0.03, mortality_ageing=0.09, eol_cost=20_000.0),
         Cohort("cp", 24, CompoundPoisson(rate=2.0, severity=Lognormal(mean=3_000, cv=1.5))),
     ])
     args = (pop, 2, 2, 7, THR)

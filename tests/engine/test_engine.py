@@ -34,6 +34,8 @@ MIXED = Population([
     Cohort("sp", 120, Spliced(mean=11_000), replacement=0.6, mortality=0.1, churn=0.2),
     Cohort("cp", 60, CompoundPoisson(rate=2.0, severity=Lognormal(mean=3_000, cv=1.5))),
     Cohort("tail", 40, Spliced(mean=9_000, cv=2.5, zero_share=0.0, tail_shape=0.0)),
+    Cohort("dyn", 90, Spliced(mean=15_000), growth=0.15, risk_ageing=0.04,
+           mortality_ageing=0.1, eol_cost=30_000.0, replacement=0.7),
 ])
 VARS = ["member_months", "cost", "excess", "cost_capped", "risk_score", "deaths", "benchmark",
         "members_start", "new_members", "leavers", "quality", "trend_index"]

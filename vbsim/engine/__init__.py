@@ -8,7 +8,7 @@
 Users call :func:`vbsim.simulate.simulate`; see ``docs/engine.md`` for the model.
 """
 
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"  # 2: one word per member-year, 32-bit normals, Spliced table, dynamics
 
 #: Columns of the per-(scenario, year, cohort) statistics array both engines fill.
 STATS = ("member_months", "cost", "risk_months", "deaths", "members_start", "new_members",

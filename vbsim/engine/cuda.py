@@ -42,7 +42,7 @@ from vbsim.engine import rng
 __all__ = ["cuda_available", "simulate_chunk_cuda", "N_STATS"]
 
 N_STATS = 7  # columns of vbsim.engine.STATS (MM, COST, RISK_MM, DEATHS, START, NEW, LEAVERS)
-_STREAMS = (rng.LATENT, rng.EXIT, rng.RISK, rng.CLAIM, rng.REPLACE)
+_STREAMS = (rng.LATENT, rng.RISK, rng.CLAIM, rng.REPLACE)  # key columns 0..3
 _QB = 16  # quantities reduced together in one shared-memory pass (16 x threads doubles)
 DEFAULT_THREADS = 128  # threads (members) per block: assumption, tuned on an H100 (docs/gpu.md)
 DEFAULT_PARTIAL_BYTES = 1 << 29  # 512 MiB of per-tile partial sums per scenario chunk
@@ -64,6 +64,12 @@ _P_HIGH = rng.P_HIGH
 # Acklam's central rational, which the device code also carries so the port follows either.
 _HAS_TABLE = hasattr(rng, "TABLE")
 _NTAB = float(getattr(rng, "NTAB", 1))
+_TWO32 = rng.TWO32
+_NCELLS = float(rng.NCELLS)
+_LOG_CELLS = rng.LOG_CELLS
+_KEYMIN = rng._KEYMIN
+_LO32 = np.uint64(0xFFFFFFFF)
+_S32 = np.uint64(32)
 cuda: Any = None  # numba.cuda, imported on first use (see _kernels)
 
 
@@ -154,6 +160,36 @@ def _kernels(nt: int) -> tuple[Any, Any]:
         return ninv_central(p, tab)
 
     @dev
+    def ninv32(u, tab32):
+        """Twin of :func:`vbsim.engine.rng.ninv32_nb` (frexp instead of bit patterns)."""
+        neg = u < 2147483648
+        q = u if neg else 4294967295 - u
+        p = (float(q) + 0.5) * _TWO32
+        m, e = math.frexp(p)
+        mm = 2.0 * m - 1.0
+        cell = int(mm * _NCELLS)
+        key = ((e - 1 + 1023) << _LOG_CELLS) + cell - _KEYMIN
+        f = mm * _NCELLS - cell
+        i4 = 4 * key
+        t = tab32[i4] + f * (tab32[i4 + 1] + f * (tab32[i4 + 2] + f * tab32[i4 + 3]))
+        return t if neg else -t
+
+    @dev
+    def spliced_cost(params, c, z, ztab, tab):
+        """Tabulated Spliced map (:mod:`vbsim.engine.ztable`), exact outside the table."""
+        if z < params[c, 7]:
+            return 0.0
+        if ztab[c, 2] > 0.0 and z >= ztab[c, 0] and z < ztab[c, 3]:
+            v = min(max((z - ztab[c, 0]) * ztab[c, 1], 0.0), ztab[c, 2] - 1e-9)
+            k = int(v)
+            f = v - k
+            i4 = 4 + 4 * k
+            g = ztab[c, i4] + f * (ztab[c, i4 + 1] + f * (ztab[c, i4 + 2]
+                                                          + f * ztab[c, i4 + 3]))
+            return math.exp(g)
+        return member_cost(1, params, c, z, np.uint64(0), 0, tab)
+
+    @dev
     def member_cost(fam, params, c, z, kc, i, tab):
         """Twin of :func:`vbsim.engine.kernel.member_cost` (risk-1 cost at rank ``z``)."""
         if fam == 0:  # Lognormal
@@ -170,7 +206,7 @@ def _kernels(nt: int) -> tuple[Any, Any]:
                     math.pow(w, -params[c, 6]) - 1.0)
             if params[c, 0] == 0.0:
                 return math.exp(params[c, 1] + params[c, 2] * z)
-            return math.exp(params[c, 1] + params[c, 2] * ninv(1.0 - sp, tab))
+            return math.exp(params[c, 1] - params[c, 2] * ninv(sp, tab))
         # CompoundPoisson: count = Poisson quantile of Phi(z), lognormal claims
         lam = params[c, 0]
         u = 0.5 * math.erfc(-z * 0.7071067811865476)
@@ -190,8 +226,8 @@ def _kernels(nt: int) -> tuple[Any, Any]:
         return tot
 
     @cuda.jit
-    def tiles_kernel(keys, members, family, params, risk_sd, rho, mortality, uplift, churn,
-                     replacement, trend, thresholds, tile_coh, tile_first, tab, partials):
+    def tiles_kernel(keys, slots, family, params, coh, ztab, trend, thresholds, tile_coh,
+                     tile_first, tab, tab32, partials):
         """partials[tile, sl, t, q] = sum over the tile's members of quantity q in year t."""
         sh = cuda.shared.array((_QB, nt), dtype=np.float64)
         tid = cuda.threadIdx.x
@@ -203,18 +239,21 @@ def _kernels(nt: int) -> tuple[Any, Any]:
         n_thr = thresholds.size
         nq = N_STATS + n_thr
         fam = family[c]
-        sr = risk_sd[c]
-        rc = rho[c]
+        sr = coh[c, 0]
+        rc = coh[c, 1]
         ac = math.sqrt(1.0 - rc * rc)
-        mc = mortality[c]
-        uc = uplift[c]
-        cc = churn[c]
-        rep = replacement[c]
+        mc = coh[c, 2]
+        uc = coh[c, 3]
+        cc = coh[c, 4]
+        rep = coh[c, 5]
+        ra = coh[c, 6]
+        ma = coh[c, 7]
+        eol = coh[c, 8]
         cap = 1.0 - cc
-        occ = 2 if i < members[c] else 0  # 0 empty, 1 occupied, 2 to be filled
+        occ = 3  # 0 empty, 1 occupied, 2 to be filled, 3 not yet open
         z = 0.0
         r = 1.0
-        mort = 0.0
+        mraw = 0.0
         for t in range(years):
             xf = 0.0
             mm = 0.0
@@ -222,27 +261,37 @@ def _kernels(nt: int) -> tuple[Any, Any]:
             new = 0.0
             dead = 0.0
             left = 0.0
-            if occ != 0:
-                kl = keys[sl, t, c, 0]
-                e = ninv(unit(word(kl, i)), tab)
+            if occ == 3 and i < slots[c, t]:
+                occ = 2
+            if occ == 1 or occ == 2:
+                w = word(keys[sl, t, c, 0], i)
+                e = ninv32(np.int64(w >> _S32), tab32)
                 if occ == 2:
-                    kr = keys[sl, t, c, 2]
-                    r = math.exp(sr * ninv(unit(word(kr, i)), tab) - 0.5 * sr * sr)
-                    mort = min(mc * r, cap)
+                    kr = keys[sl, t, c, 1]
+                    hr = np.int64(word(kr, i) >> _S32)
+                    r = math.exp(sr * ninv32(hr, tab32) - 0.5 * sr * sr)
+                    mraw = mc * r
                     z = e
                     if t > 0:
                         new = 1.0
                 else:
                     z = rc * z + ac * e
+                    if t > 0:
+                        r = r * ra
+                        mraw = mraw * ma
+                mort = min(mraw, cap)
                 start = 1.0
-                xj = member_cost(fam, params, c, z, keys[sl, t, c, 3], i, tab) * (
-                    r * trend[sl, t])
-                ue = unit(word(keys[sl, t, c, 1], i))
+                if fam == 1:
+                    xj = spliced_cost(params, c, z, ztab, tab) * (r * trend[sl, t])
+                else:
+                    xj = member_cost(fam, params, c, z, keys[sl, t, c, 2], i, tab) * (
+                        r * trend[sl, t])
+                ue = (float(np.int64(w & _LO32)) + 0.5) * _TWO32
                 gone = True
                 f = 1.0
-                if ue < mort:  # death at time f, full-year cost x uplift
+                if ue < mort:  # death at time f: full-year cost x uplift + end-of-life amount
                     f = ue / mort
-                    xj = xj * uc
+                    xj = xj * uc + eol * trend[sl, t]
                     dead = 1.0
                 elif ue < mort + cc:  # leaves at time f, cost pro-rated
                     f = (ue - mort) / cc
@@ -251,7 +300,8 @@ def _kernels(nt: int) -> tuple[Any, Any]:
                 else:
                     gone = False
                 if gone:
-                    if rep >= 1.0 or unit(word(keys[sl, t, c, 4], i)) < rep:
+                    hp = np.int64(word(keys[sl, t, c, 3], i) >> _S32)
+                    if rep >= 1.0 or (float(hp) + 0.5) * _TWO32 < rep:
                         occ = 2
                     else:
                         occ = 0
@@ -329,9 +379,9 @@ def _keys(seed: int, first: int, n_scen: int, years: int, n_coh: int) -> np.ndar
     return keys
 
 
-def simulate_chunk_cuda(seed, first, n_scen, years, members, family, params, risk_sd, rho,
-                        mortality, uplift, churn, replacement, trend_index, thresholds,
-                        block_size, stats, excess, *, threads_per_block: int = DEFAULT_THREADS,
+def simulate_chunk_cuda(seed, first, n_scen, years, slots, family, params, coh, ztab,
+                        trend_index, thresholds, block_size, stats, excess, *,
+                        threads_per_block: int = DEFAULT_THREADS,
                         max_partial_bytes: int = DEFAULT_PARTIAL_BYTES) -> None:
     """GPU twin of :func:`vbsim.engine.kernel.simulate_chunk` (same arguments, same outputs).
 
@@ -341,8 +391,8 @@ def simulate_chunk_cuda(seed, first, n_scen, years, members, family, params, ris
 
     Parameters
     ----------
-    seed, first, n_scen, years, members, family, params, risk_sd, rho, mortality, uplift, \
-churn, replacement, trend_index, thresholds, stats, excess
+    seed, first, n_scen, years, slots, family, params, coh, ztab, trend_index, thresholds, \
+stats, excess
         As for the CPU kernel (packed by :func:`vbsim.simulate.simulate`).
     block_size : int
         Accepted for signature compatibility and ignored (the GPU tiles members by
@@ -368,7 +418,8 @@ churn, replacement, trend_index, thresholds, stats, excess
     from numba import cuda
 
     tiles_kernel, reduce_kernel = _kernels(nt)
-    members = np.ascontiguousarray(members, dtype=np.int64)
+    slots = np.ascontiguousarray(slots, dtype=np.int64)
+    members = slots[:, years - 1].copy()  # every slot ever open gets a thread
     n_coh = members.size
     thr = np.ascontiguousarray(thresholds, dtype=np.float64)
     nq = N_STATS + thr.size
@@ -380,25 +431,21 @@ churn, replacement, trend_index, thresholds, stats, excess
     chunk = int(max(1, min(65_535, n_scen, max_partial_bytes // per_scen)))
     tab = rng.TABLE if _HAS_TABLE else np.zeros(4)
     d = {name: cuda.to_device(np.ascontiguousarray(a)) for name, a in (
-        ("members", members), ("family", np.asarray(family, dtype=np.int64)),
+        ("slots", slots), ("family", np.asarray(family, dtype=np.int64)),
         ("params", np.asarray(params, dtype=np.float64)),
-        ("risk_sd", np.asarray(risk_sd, dtype=np.float64)),
-        ("rho", np.asarray(rho, dtype=np.float64)),
-        ("mortality", np.asarray(mortality, dtype=np.float64)),
-        ("uplift", np.asarray(uplift, dtype=np.float64)),
-        ("churn", np.asarray(churn, dtype=np.float64)),
-        ("replacement", np.asarray(replacement, dtype=np.float64)),
+        ("coh", np.asarray(coh, dtype=np.float64)),
+        ("ztab", np.asarray(ztab, dtype=np.float64)),
         ("thr", thr), ("tile_coh", tile_coh), ("tile_first", tile_first),
-        ("tile_start", tile_start), ("tab", np.asarray(tab, dtype=np.float64)))}
+        ("tile_start", tile_start), ("tab", np.asarray(tab, dtype=np.float64)),
+        ("tab32", rng.TABLE32))}
     partials = cuda.device_array((n_tiles, chunk, years, nq))
     for s0 in range(0, n_scen, chunk):
         n = min(chunk, n_scen - s0)
         keys = cuda.to_device(_keys(seed, first + s0, n, years, n_coh))
         trend = cuda.to_device(np.ascontiguousarray(trend_index[s0:s0 + n], dtype=np.float64))
         tiles_kernel[(n_tiles, n), nt](
-            keys, d["members"], d["family"], d["params"], d["risk_sd"], d["rho"],
-            d["mortality"], d["uplift"], d["churn"], d["replacement"], trend, d["thr"],
-            d["tile_coh"], d["tile_first"], d["tab"], partials)
+            keys, d["slots"], d["family"], d["params"], d["coh"], d["ztab"], trend, d["thr"],
+            d["tile_coh"], d["tile_first"], d["tab"], d["tab32"], partials)
         out = cuda.device_array((n, years, n_coh, nq))
         total = out.size
         reduce_kernel[(total + 255) // 256, 256](partials, d["tile_start"], out)

@@ -20,18 +20,15 @@ from numba import njit, prange
 
 from vbsim.engine.rng import (
     CLAIM,
-    EXIT,
     LATENT,
-    P_HIGH,
-    P_LOW,
     REPLACE,
     RISK,
+    TWO32,
     fexp_nb,
     key_nb,
     mix_nb,
-    ninv_central_nb,
+    ninv32_nb,
     ninv_nb,
-    ninv_tail_nb,
     phi_nb,
     sf_nb,
     unit_nb,
@@ -43,6 +40,11 @@ _G = np.uint64(0x9E3779B97F4A7C15)
 # statistics columns (vbsim.engine.STATS)
 MM, COST, RISK_MM, DEATHS, START, NEW, LEAVERS = range(7)
 N_STATS = 7
+# columns of the per-cohort member-dynamics matrix ``coh`` (vbsim.engine.COHORT_COLUMNS)
+C_RISK_SD, C_RHO, C_MORT, C_UPLIFT, C_CHURN, C_REPL, C_RISK_AGE, C_MORT_AGE, C_EOL = range(9)
+N_COH = 9
+_LO32 = np.uint64(0xFFFFFFFF)
+_S32 = np.uint64(32)
 #: Members per summation group; block sizes must be multiples of it.
 GROUP = 64
 
@@ -63,7 +65,7 @@ def member_cost(fam: int, p: np.ndarray, z: float, kc: np.uint64, i: int) -> flo
             return p[4] + p[5] / p[6] * (w ** (-p[6]) - 1.0)
         if p[0] == 0.0:
             return math.exp(p[1] + p[2] * z)
-        return math.exp(p[1] + p[2] * ninv_nb(1.0 - sp))
+        return math.exp(p[1] - p[2] * ninv_nb(sp))  # = Phi^-1(1 - sp), accurate as sp -> 0
     # CompoundPoisson: count = Poisson quantile of Phi(z), lognormal claims
     u = phi_nb(z)
     pk = math.exp(-p[0])
@@ -83,26 +85,27 @@ def member_cost(fam: int, p: np.ndarray, z: float, kc: np.uint64, i: int) -> flo
 
 
 @njit(cache=True, nogil=True)
-def simulate_block(seed, first, n_scen, years, members, family, params, risk_sd, rho,
-                   mortality, uplift, churn, replacement, trend_index, thresholds, block_size,
-                   stats, excess):
+def simulate_block(seed, first, n_scen, years, slots, family, params, coh, ztab, trend_index,
+                   thresholds, block_size, stats, excess):
     """Fill ``stats[s, t, c, :]`` and ``excess[s, t, c, k]`` for scenarios first..first+n-1.
 
-    ``stats`` and ``excess`` (zeroed) and ``trend_index`` have ``n_scen`` rows. Serial and
-    ``nogil``: :func:`vbsim.simulate.simulate` runs blocks of scenarios on a thread pool.
-    One thread runs a whole scenario, so the order of every sum is fixed whatever the
-    number of threads.
+    ``stats`` and ``excess`` (zeroed) and ``trend_index`` have ``n_scen`` rows; ``slots[c, t]``
+    is the number of member slots of cohort ``c`` open in year ``t`` (``slots[c, 0]`` is the
+    starting membership; later columns add joiners); ``coh[c]`` holds the member dynamics
+    (columns ``C_*``); ``ztab[c]`` is the Spliced cohorts' tabulated quantile map
+    (:mod:`vbsim.engine.ztable`; ``n_cells = 0`` for other families). Serial and ``nogil``:
+    :func:`vbsim.simulate.simulate` runs blocks of
+    scenarios on a thread pool. One thread runs a whole scenario, so the order of every sum
+    is fixed whatever the number of threads.
     """
     for sl in range(n_scen):
-        scenario_kernel(seed, first + sl, sl, years, members, family, params, risk_sd, rho,
-                        mortality, uplift, churn, replacement, trend_index, thresholds,
-                        block_size, stats, excess)
+        scenario_kernel(seed, first + sl, sl, years, slots, family, params, coh, ztab,
+                        trend_index, thresholds, block_size, stats, excess)
 
 
 @njit(parallel=True, cache=True)
-def simulate_chunk(seed, first, n_scen, years, members, family, params, risk_sd, rho,
-                   mortality, uplift, churn, replacement, trend_index, thresholds, block_size,
-                   stats, excess):
+def simulate_chunk(seed, first, n_scen, years, slots, family, params, coh, ztab, trend_index,
+                   thresholds, block_size, stats, excess):
     """Same as :func:`simulate_block` with numba's ``prange`` over scenarios.
 
     Kept for comparison (``benchmarks/engine.py --prange``): on the machines measured, the
@@ -110,121 +113,187 @@ def simulate_chunk(seed, first, n_scen, years, members, family, params, risk_sd,
     when called from a thread pool, so :func:`vbsim.simulate.simulate` uses the pool.
     """
     for sl in prange(n_scen):
-        scenario_kernel(seed, first + sl, sl, years, members, family, params, risk_sd, rho,
-                        mortality, uplift, churn, replacement, trend_index, thresholds,
-                        block_size, stats, excess)
+        scenario_kernel(seed, first + sl, sl, years, slots, family, params, coh, ztab,
+                        trend_index, thresholds, block_size, stats, excess)
 
 
 @njit(cache=True, nogil=True)
-def scenario_kernel(seed, s, sl, years, members, family, params, risk_sd, rho, mortality,
-                    uplift, churn, replacement, trend_index, thresholds, block_size, stats,
-                    excess):
+def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_index,
+                    thresholds, block_size, stats, excess):
     """One scenario ``s`` (row ``sl`` of the chunk's outputs).
 
     Serial, so LLVM optimises it fully (code inside a parfor body is not vectorised).
-    Inside a block-year the work is split into passes so that LLVM vectorises the
-    arithmetic ones (uniforms, central inverse normal, latent update, lognormal cost); the
-    rare branches (normal tails, new members) and the in-order reductions are scalar passes.
+    Inside a block-year the work is split into passes: a scalar pass hashes one 64-bit word
+    per member (upper 32 bits: latent innovation, lower 32: exit uniform; scalar 64-bit
+    multiplies beat AVX2's emulated ones) and lists the entrants; a scalar pass over the
+    entrants only draws their risk scores; vector passes do the inverse normal, the AR(1)
+    latent update and the lognormal cost, then the exits (branch-free); the reductions run
+    in fixed member groups so the sums do not depend on block size or threads.
     """
-    n_coh = members.size
+    n_coh = slots.shape[0]
     n_thr = thresholds.size
     useed = np.uint64(seed)
+    w = np.empty(block_size, np.uint64)
     z = np.empty(block_size)
     r = np.empty(block_size)
+    mraw = np.empty(block_size)
     mort = np.empty(block_size)
-    occ = np.empty(block_size, np.int8)  # 0 empty, 1 occupied, 2 to be filled
-    ul = np.empty(block_size)
-    ux = np.empty(block_size)
-    e = np.empty(block_size)
+    imort = np.empty(block_size)
+    occ = np.empty(block_size, np.int8)  # 0 empty, 1 occupied, 2 entering, 3 not yet open
+    newi = np.empty(block_size, np.int64)
+    wr = np.empty(block_size, np.uint64)
+    rr = np.empty(block_size)
+    ee = np.empty(block_size)
     x = np.empty(block_size)
     xf = np.empty(block_size)
-    imort = np.empty(block_size)
     mmv = np.empty(block_size)
     for c in range(n_coh):
-        n = members[c]
+        cap_n = slots[c, years - 1]
         fam = family[c]
         p = params[c]
-        sr = risk_sd[c]
-        rc = rho[c]
+        sr = coh[c, C_RISK_SD]
+        hsr2 = 0.5 * sr * sr
+        rc = coh[c, C_RHO]
         ac = math.sqrt(1.0 - rc * rc)
-        mc, uc, cc, rep = mortality[c], uplift[c], churn[c], replacement[c]
+        mc, uc, cc, rep = coh[c, C_MORT], coh[c, C_UPLIFT], coh[c, C_CHURN], coh[c, C_REPL]
+        ra, ma, eol = coh[c, C_RISK_AGE], coh[c, C_MORT_AGE], coh[c, C_EOL]
         cap = 1.0 - cc
         icc = 1.0 / cc if cc > 0.0 else 0.0
-        for b0 in range(0, n, block_size):
-            nb = min(block_size, n - b0)
+        for b0 in range(0, cap_n, block_size):
+            nb = min(block_size, cap_n - b0)
             for j in range(nb):
-                occ[j] = 2
+                occ[j] = 3
+                r[j] = 0.0
+                z[j] = 0.0
+                mort[j] = 0.0
+                imort[j] = 0.0
             for t in range(years):
+                # slots opening this year (the starting members in year 1, joiners later)
+                n_open = min(nb, slots[c, t] - b0)
+                for j in range(n_open):
+                    occ[j] = 2 if occ[j] == 3 else occ[j]
                 kl = key_nb(useed, s, t + 1, c, LATENT)
-                ke = key_nb(useed, s, t + 1, c, EXIT)
                 kr = key_nb(useed, s, t + 1, c, RISK)
                 kc = key_nb(useed, s, t + 1, c, CLAIM)
                 kp = key_nb(useed, s, t + 1, c, REPLACE)
                 tr = trend_index[sl, t]
-                # pass 1 (vector): uniforms for the latent innovation and the exit
+                # pass 1 (scalar): one word per member-year; list the entrants
+                # (the packed store keeps this loop scalar: AVX2 has no 64-bit multiply)
+                all_new = t == 0 and n_open == nb
+                n_in = 0
                 for j in range(nb):
-                    ul[j] = unit_nb(word_nb(kl, b0 + j))
-                    ux[j] = unit_nb(word_nb(ke, b0 + j))
-                # pass 2 (vector): central inverse normal for every member
-                for j in range(nb):
-                    e[j] = ninv_central_nb(ul[j])
-                # pass 3 (scalar, ~5% + entrants): normal tails; new members' risk score
-                for j in range(nb):
-                    u = ul[j]
-                    if u < P_LOW or u > P_HIGH:
-                        e[j] = ninv_tail_nb(u)
-                    if occ[j] == 2:
-                        rj = math.exp(sr * ninv_nb(unit_nb(word_nb(kr, b0 + j)))
-                                      - 0.5 * sr * sr)
+                    w[j] = word_nb(kl, b0 + j)
+                    if all_new:
+                        wr[j] = word_nb(kr, b0 + j)
+                    newi[n_in] = j
+                    n_in += occ[j] == 2
+                # pass 2 (entrants only): risk score and death probability; words (scalar),
+                # then normal and exp on the packed list (vector), then scattered back
+                if all_new:  # everyone enters (year 1 of a full block): no packing
+                    for j in range(nb):
+                        rj = fexp_nb(sr * ninv32_nb(np.int64(wr[j] >> _S32)) - hsr2)
                         r[j] = rj
+                        mraw[j] = mc * rj
                         mj = min(mc * rj, cap)
                         mort[j] = mj
                         imort[j] = 1.0 / mj if mj > 0.0 else 0.0
-                        z[j] = 0.0
-                # pass 4 (vector): latent AR(1); a new member starts at its innovation
+                elif n_in > 0:
+                    for k in range(n_in):
+                        wr[k] = word_nb(kr, b0 + newi[k])
+                    for k in range(n_in):
+                        rr[k] = fexp_nb(sr * ninv32_nb(np.int64(wr[k] >> _S32)) - hsr2)
+                    for k in range(n_in):
+                        j = newi[k]
+                        rj = rr[k]
+                        r[j] = rj
+                        mraw[j] = mc * rj
+                        mj = min(mc * rj, cap)
+                        mort[j] = mj
+                        imort[j] = 1.0 / mj if mj > 0.0 else 0.0
+                # ageing of continuing members (vector; skipped when off)
+                if t > 0 and ra != 1.0:
+                    for j in range(nb):
+                        r[j] = r[j] * ra if occ[j] == 1 else r[j]
+                if t > 0 and ma != 1.0:
+                    for j in range(nb):
+                        if occ[j] == 1:
+                            mr = mraw[j] * ma
+                            mj = min(mr, cap)
+                            mraw[j] = mr
+                            mort[j] = mj
+                            imort[j] = 1.0 / mj if mj > 0.0 else 0.0
+                # pass 3 (vector): innovation, latent AR(1) (an entrant starts at its
+                # innovation), cost. Three small loops run faster than one fused loop here
+                # (shorter dependency chains, fewer live registers; benchmarks/README.md).
                 for j in range(nb):
-                    zj = rc * z[j] + ac * e[j]
-                    z[j] = e[j] if occ[j] == 2 else zj
-                # pass 5: cost of a full year (vector for the lognormal family)
+                    ee[j] = ninv32_nb(np.int64(w[j] >> _S32))
+                for j in range(nb):
+                    zj = rc * z[j] + ac * ee[j]
+                    z[j] = ee[j] if occ[j] == 2 else zj
                 if fam == 0:
                     scale = math.exp(p[0]) * tr
                     s1 = p[1]
                     for j in range(nb):
                         x[j] = fexp_nb(s1 * z[j]) * (r[j] * scale)
+                elif fam == 1 and ztab[c, 2] > 0.0:
+                    # Spliced: tabulated log-cost (vector), exact map outside the table
+                    zt = ztab[c]
+                    z_lo, ih, top, z_hi, z0 = zt[0], zt[1], zt[2] - 1e-9, zt[3], p[7]
+                    for j in range(nb):
+                        zj = z[j]
+                        v = min(max((zj - z_lo) * ih, 0.0), top)
+                        k = np.int32(v)
+                        f = v - float(k)
+                        i4 = 4 + 4 * k
+                        g = zt[i4] + f * (zt[i4 + 1] + f * (zt[i4 + 2] + f * zt[i4 + 3]))
+                        x[j] = 0.0 if zj < z0 else fexp_nb(g) * (r[j] * tr)
+                    for j in range(nb):
+                        zj = z[j]
+                        if zj >= z0 and (zj < z_lo or zj >= z_hi):
+                            o = occ[j]
+                            if (o == 1) | (o == 2):
+                                x[j] = member_cost(fam, p, zj, kc, b0 + j) * (r[j] * tr)
                 else:
                     for j in range(nb):
-                        x[j] = member_cost(fam, p, z[j], kc, b0 + j) * (r[j] * tr)
-                # pass 6 (branch-free): exits; final cost xf and member-months mmv per slot
+                        o = occ[j]
+                        x[j] = (member_cost(fam, p, z[j], kc, b0 + j) * (r[j] * tr)
+                                if (o == 1) | (o == 2) else 0.0)
+                # pass 4 (vector, branch-free): exits; final cost xf and member-months mmv
                 # (f = U / m and (U - m) / churn, computed with reciprocals)
                 n_dead = 0
                 n_left = 0
                 n_start = 0
                 n_new = 0
+                eol_t = eol * tr
                 for j in range(nb):
                     o = occ[j]
-                    act = o != 0
-                    ue = ux[j]
+                    act = (o == 1) | (o == 2)
+                    # lower 32 bits as a signed int32 (converts in vector registers), shifted
+                    ue = (float(np.int32(np.int64(w[j] & _LO32) - 2147483648)) + 2147483648.5
+                          ) * TWO32
                     mj = mort[j]
                     dead = act & (ue < mj)
                     left = act & (ue >= mj) & (ue < mj + cc)
                     f = ue * imort[j] if dead else ((ue - mj) * icc if left else 1.0)
-                    xj = x[j] * (uc if dead else f)
+                    xj = x[j] * uc + eol_t if dead else x[j] * f
                     xf[j] = xj if act else 0.0
                     mmv[j] = 12.0 * f if act else 0.0
                     n_dead += dead
                     n_left += left
                     n_start += act
                     n_new += o == 2
-                    occ[j] = (2 if (dead | left) else 1) if act else 0
+                    occ[j] = (2 if (dead | left) else 1) if act else o
                 if rep < 1.0:  # an exit is refilled next year with probability rep
                     for j in range(nb):
-                        if occ[j] == 2 and unit_nb(word_nb(kp, b0 + j)) >= rep:
-                            occ[j] = 0
+                        if occ[j] == 2:
+                            hp = np.int64(word_nb(kp, b0 + j) >> _S32)
+                            if (float(hp) + 0.5) * TWO32 >= rep:
+                                occ[j] = 0
                 a_dead = float(n_dead)
                 a_left = float(n_left)
                 a_start = float(n_start)
                 a_new = float(n_new) if t > 0 else 0.0
-                # pass 7: sums over members in fixed groups of GROUP (aligned on member
+                # pass 5: sums over members in fixed groups of GROUP (aligned on member
                 # index, zero-padded), 4 interleaved lanes each: the order of additions
                 # depends only on member indices, never on block size or threads
                 ng = (nb + GROUP - 1) // GROUP * GROUP

@@ -44,7 +44,7 @@ class PanelDraws:
     ``new``: the member joined this year; ``status``: ABSENT / STAYED / DIED / LEFT;
     ``frac``: fraction of the year enrolled (1, or the exit time); ``member_id``: stable identity
     (``generation x members + slot``); ``claim_keys``: per-year claim stream keys (CompoundPoisson);
-    ``uplift``: the cohort's end-of-life multiple.
+    ``uplift``, ``eol_cost``: the cohort's end-of-life multiple and additive amount.
 
     >>> from vbsim.population import standard_cohort
     >>> d = panel_draws(standard_cohort("aged_non_dual", 4), n_members=4, years=3, seed=1)
@@ -60,6 +60,7 @@ class PanelDraws:
     member_id: np.ndarray
     claim_keys: tuple[int, ...]
     uplift: float
+    eol_cost: float = 0.0
 
 
 def panel_draws(cohort: Cohort, *, n_members: int, years: int, seed: int, scenario: int = 0,
@@ -81,6 +82,7 @@ def panel_draws(cohort: Cohort, *, n_members: int, years: int, seed: int, scenar
     c = check_int("cohort_index", cohort_index, 0, 2**16)
     sr = float(cohort.risk_sd)
     mc, cc, rep = cohort.mortality, cohort.churn, cohort.replacement
+    ra, ma = 1.0 + cohort.risk_ageing, 1.0 + cohort.mortality_ageing
     idx = np.arange(n, dtype=np.uint64)
     shape = (n, years)
     e, risk, frac = np.empty(shape), np.empty(shape), np.empty(shape)
@@ -90,20 +92,25 @@ def panel_draws(cohort: Cohort, *, n_members: int, years: int, seed: int, scenar
     occ = np.full(n, 2, dtype=np.int8)
     gen = np.zeros(n, dtype=np.int64)
     r = np.ones(n)
-    mort = np.zeros(n)
+    mraw = np.zeros(n)
     keys = []
     for t in range(years):
-        def unit(stream: int, t: int = t) -> np.ndarray:
-            return rng.to_unit_np(rng.words_np(rng.key_int(seed, s, t + 1, c, stream), idx))
+        def words(stream: int, t: int = t) -> np.ndarray:
+            return rng.words_np(rng.key_int(seed, s, t + 1, c, stream), idx)
 
         act = occ != 0
         nw = occ == 2
-        e[:, t] = rng.ninv_np(unit(rng.LATENT))
-        rn = np.exp(sr * rng.ninv_np(unit(rng.RISK)) - 0.5 * sr * sr)
+        w = words(rng.LATENT)
+        e[:, t] = rng.ninv32_np(rng.hi32_np(w))
+        rn = np.exp(sr * rng.ninv32_np(rng.hi32_np(words(rng.RISK))) - 0.5 * sr * sr)
+        if t > 0:
+            r = np.where(act & ~nw, r * ra, r)
+            mraw = np.where(act & ~nw, mraw * ma, mraw)
         r = np.where(nw, rn, r)
-        mort = np.where(nw, np.minimum(mc * rn, 1.0 - cc), mort)
+        mraw = np.where(nw, mc * rn, mraw)
+        mort = np.minimum(mraw, 1.0 - cc)
         keys.append(rng.key_int(seed, s, t + 1, c, rng.CLAIM))
-        ue = unit(rng.EXIT)
+        ue = rng.unit32_np(rng.lo32_np(w))
         dead = act & (ue < mort)
         left = act & ~dead & (ue < mort + cc)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -115,11 +122,13 @@ def panel_draws(cohort: Cohort, *, n_members: int, years: int, seed: int, scenar
             gen = gen + (nw & act)
         member_id[:, t] = np.where(act, gen * n + idx.astype(np.int64), -1)
         gone = dead | left
-        refill = gone if rep >= 1.0 else gone & (unit(rng.REPLACE) < rep)
+        refill = gone if rep >= 1.0 else gone & (
+            rng.unit32_np(rng.hi32_np(words(rng.REPLACE))) < rep)
         occ = np.where(act & ~gone, 1, np.where(refill, 2, 0)).astype(np.int8)
     frac[status == ABSENT] = 0.0
     return PanelDraws(e=e, risk=risk, new=new, status=status, frac=frac, member_id=member_id,
-                      claim_keys=tuple(keys), uplift=float(cohort.eol_uplift))
+                      claim_keys=tuple(keys), uplift=float(cohort.eol_uplift),
+                      eol_cost=float(cohort.eol_cost))
 
 
 def panel_costs(draws: PanelDraws, cost: Any, rho: float, trend: np.ndarray | None = None,
@@ -149,7 +158,8 @@ def panel_costs(draws: PanelDraws, cost: Any, rho: float, trend: np.ndarray | No
         z = np.where(nw, draws.e[:, t], rho * z + ac * draws.e[:, t])
         x = member_cost_np(int(fam), p, z, draws.claim_keys[t], idx) * draws.risk[:, t] * tr[t]
         st, f = draws.status[:, t], draws.frac[:, t]
-        x = np.where(st == DIED, x * draws.uplift, np.where(st == LEFT, x * f, x))
+        x = np.where(st == DIED, x * draws.uplift + draws.eol_cost * tr[t],
+                     np.where(st == LEFT, x * f, x))
         out[:, t] = np.where(st == ABSENT, 0.0, x)
     return out
 

@@ -5,16 +5,23 @@ kernel (:func:`vbsim.engine.kernel.simulate_chunk`), vectorised over the members
 (in chunks of ``block`` members) for one scenario-year at a time. The numba kernel must agree
 with it to rounding (the test suite checks ~1e-9 relative); it is also the speed baseline.
 
-Per member ``i`` of cohort ``c`` in scenario ``s`` and year ``t`` (docs/engine.md):
+Per member slot ``i`` of cohort ``c`` in scenario ``s`` and year ``t`` (docs/engine.md), with
+``W = word(LATENT)`` (one 64-bit word per member-year), ``N_latent = ninv32(W >> 32)`` and
+``U = (W mod 2^32 + 1/2) 2^-32``:
 
-- a new member (year 1, or a replacement) draws ``z = N_latent`` and
-  ``r = exp(risk_sd N_risk - risk_sd^2 / 2)``; a continuing member moves
-  ``z <- rho z + sqrt(1 - rho^2) N_latent``;
+- slot ``i`` opens in the first year ``t`` with ``i < slots[c, t]`` (year 1: the starting
+  members; later: joiners from net growth);
+- an entrant (an opening slot, or a refilled exit) draws ``z = N_latent`` and
+  ``r = exp(risk_sd N_risk - risk_sd^2 / 2)`` (``N_risk`` from the upper half of
+  ``word(RISK)``), death probability ``mraw = mortality r``; a staying member moves
+  ``z <- rho z + sqrt(1 - rho^2) N_latent`` and ages: ``r <- r (1 + risk_ageing)``,
+  ``mraw <- mraw (1 + mortality_ageing)``;
 - cost ``x = Q(z) r trend_index[s, t]`` with ``Q`` the cost model's quantile map;
-- with ``m = min(mortality r, 1 - churn)`` and ``U = U_exit``: death if ``U < m`` (time
-  ``f = U / m``, cost ``x eol_uplift``); leaving if ``m <= U < m + churn`` (time
+- with ``m = min(mraw, 1 - churn)``: death if ``U < m`` (time ``f = U / m``, cost
+  ``x eol_uplift + eol_cost trend_index[s, t]``); leaving if ``m <= U < m + churn`` (time
   ``f = (U - m) / churn``, cost ``x f``); otherwise ``f = 1``; member-months ``12 f``;
-- an exit is refilled at the start of the next year with probability ``replacement``.
+- an exit is refilled at the start of the next year with probability ``replacement`` (the
+  upper half of ``word(REPLACE)`` as a uniform); otherwise the slot stays empty.
 """
 
 from __future__ import annotations
@@ -23,14 +30,25 @@ import math
 
 import numpy as np
 
-from vbsim.engine import rng
+from vbsim.engine import rng, ztable
 from vbsim.engine.kernel import COST, DEATHS, LEAVERS, MM, NEW, RISK_MM, START
 
 
-def member_cost_np(fam: int, p: np.ndarray, z: np.ndarray, kc: int, idx: np.ndarray) -> np.ndarray:
-    """Vectorised twin of :func:`vbsim.engine.kernel.member_cost`."""
+def member_cost_np(fam: int, p: np.ndarray, z: np.ndarray, kc: int, idx: np.ndarray,
+                   row: np.ndarray | None = None) -> np.ndarray:
+    """Vectorised twin of :func:`vbsim.engine.kernel.member_cost`.
+
+    With a Spliced table ``row`` (:mod:`vbsim.engine.ztable`), the tabulated map inside the
+    table's range and the exact one outside it, as the kernel does.
+    """
     if fam == 0:
         return np.exp(p[0] + p[1] * z)
+    if fam == 1 and row is not None and row[2] > 0:
+        z = np.asarray(z, dtype=float)
+        x = np.exp(ztable.table_log_cost_np(row, z))
+        out = member_cost_np(fam, p, z, kc, idx)
+        inside = (z >= row[0]) & (z < row[3])
+        return np.where(z < p[7], 0.0, np.where(inside, x, out))
     if fam == 1:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             sp = rng.sf_np(z) / (1.0 - p[0])
@@ -42,7 +60,7 @@ def member_cost_np(fam: int, p: np.ndarray, z: np.ndarray, kc: int, idx: np.ndar
             if p[0] == 0.0:
                 body = np.exp(p[1] + p[2] * z)
             else:
-                body = np.exp(p[1] + p[2] * rng.ninv_np(np.clip(1.0 - sp, 1e-300, 1.0)))
+                body = np.exp(p[1] - p[2] * rng.ninv_np(np.clip(sp, 1e-300, 1.0)))
         return np.where(z < p[7], 0.0, np.where(sp < p[3], tail, body))
     # CompoundPoisson
     u = rng.phi_np(z)
@@ -64,43 +82,50 @@ def member_cost_np(fam: int, p: np.ndarray, z: np.ndarray, kc: int, idx: np.ndar
     return tot
 
 
-def simulate_reference(seed, first, n_scen, years, members, family, params, risk_sd, rho,
-                       mortality, uplift, churn, replacement, trend_index, thresholds, stats,
-                       excess, block=1 << 16):
+def simulate_reference(seed, first, n_scen, years, slots, family, params, coh, ztab,
+                       trend_index, thresholds, stats, excess, block=1 << 16):
     """Fill ``stats`` and ``excess`` exactly as the numba kernel does (same arguments)."""
     thr = np.asarray(thresholds, dtype=float)
     for sl in range(n_scen):
         s = first + sl
-        for c in range(members.size):
+        for c in range(slots.shape[0]):
             fam, p = int(family[c]), params[c]
-            sr, rc = float(risk_sd[c]), float(rho[c])
+            sr, rc, mc, uc, cc, rep, ra, ma, eol = (float(v) for v in coh[c])
             ac = math.sqrt(1.0 - rc * rc)
-            mc, uc, cc, rep = mortality[c], uplift[c], churn[c], replacement[c]
-            for b0 in range(0, int(members[c]), block):
-                idx = np.arange(b0, min(int(members[c]), b0 + block), dtype=np.uint64)
-                occ = np.full(idx.size, 2, dtype=np.int8)
+            cap_n = int(slots[c, years - 1])
+            for b0 in range(0, cap_n, block):
+                idx = np.arange(b0, min(cap_n, b0 + block), dtype=np.uint64)
+                occ = np.full(idx.size, 3, dtype=np.int8)
                 z = np.zeros(idx.size)
-                r = np.ones(idx.size)
-                mort = np.zeros(idx.size)
+                r = np.zeros(idx.size)
+                mraw = np.zeros(idx.size)
                 for t in range(years):
-                    def unit(stream: int, key=(seed, s, t + 1, c), idx=idx) -> np.ndarray:
-                        return rng.to_unit_np(rng.words_np(rng.key_int(*key, stream), idx))
+                    def words(stream: int, key=(seed, s, t + 1, c), idx=idx) -> np.ndarray:
+                        return rng.words_np(rng.key_int(*key, stream), idx)
 
-                    act = occ != 0
+                    occ[(occ == 3) & (idx < slots[c, t])] = 2
+                    act = (occ == 1) | (occ == 2)
                     new = occ == 2
-                    e = rng.ninv_np(unit(rng.LATENT))
-                    rn = np.exp(sr * rng.ninv_np(unit(rng.RISK)) - 0.5 * sr * sr)
+                    stay = occ == 1
+                    w = words(rng.LATENT)
+                    e = rng.ninv32_np(rng.hi32_np(w))
+                    rn = np.exp(sr * rng.ninv32_np(rng.hi32_np(words(rng.RISK))) - 0.5 * sr * sr)
+                    if t > 0:
+                        r = np.where(stay, r * ra, r)
+                        mraw = np.where(stay, mraw * ma, mraw)
                     z = np.where(new, e, rc * z + ac * e)
                     r = np.where(new, rn, r)
-                    mort = np.where(new, np.minimum(mc * rn, 1.0 - cc), mort)
+                    mraw = np.where(new, mc * rn, mraw)
+                    mort = np.minimum(mraw, 1.0 - cc)
                     kc = rng.key_int(seed, s, t + 1, c, rng.CLAIM)
-                    x = member_cost_np(fam, p, z, kc, idx) * r * trend_index[sl, t]
-                    ue = unit(rng.EXIT)
+                    x = member_cost_np(fam, p, z, kc, idx, ztab[c]) * r * trend_index[sl, t]
+                    ue = rng.unit32_np(rng.lo32_np(w))
                     dead = act & (ue < mort)
                     left = act & ~dead & (ue < mort + cc)
                     with np.errstate(divide="ignore", invalid="ignore"):
                         f = np.where(dead, ue / mort, np.where(left, (ue - mort) / cc, 1.0))
-                    x = np.where(dead, x * uc, np.where(left, x * f, x))
+                    x = np.where(dead, x * uc + eol * trend_index[sl, t],
+                                 np.where(left, x * f, x))
                     mm = 12.0 * f
                     out = stats[sl, t, c]
                     out[MM] += mm[act].sum()
@@ -115,5 +140,9 @@ def simulate_reference(seed, first, n_scen, years, members, family, params, risk
                     for k in range(thr.size):
                         excess[sl, t, c, k] += np.maximum(xa - thr[k], 0.0).sum()
                     gone = dead | left
-                    refill = gone if rep >= 1.0 else gone & (unit(rng.REPLACE) < rep)
-                    occ = np.where(act & ~gone, 1, np.where(refill, 2, 0)).astype(np.int8)
+                    if rep >= 1.0:
+                        refill = gone
+                    else:
+                        refill = gone & (rng.unit32_np(rng.hi32_np(words(rng.REPLACE))) < rep)
+                    occ = np.where(act & ~gone, 1, np.where(refill, 2, np.where(act, 0, occ)))
+                    occ = occ.astype(np.int8)

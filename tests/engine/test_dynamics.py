@@ -1,0 +1,75 @@
+"""Population dynamics in the engine: alignment growth, ageing, end-of-life cost."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vbsim._validate import VbsimInputError
+from vbsim.costs import Lognormal
+from vbsim.drivers import Drivers
+from vbsim.population import Cohort, Population
+from vbsim.simulate import simulate
+
+FLAT = Drivers(trend_mean=0.0, trend_sd=0.0, shock_prob=0.0)
+COST = Lognormal(mean=10_000, cv=1.0)
+
+
+def _cohort(**kw):
+    base = dict(risk_sd=0.0, persistence=0.5, mortality=0.0, churn=0.0)
+    return Cohort("c", 2_000, COST, **{**base, **kw})
+
+
+def test_growth_opens_slots_on_schedule():
+    co = _cohort(growth=0.1, mortality=0.05, churn=0.1)
+    p = simulate(Population([co]), FLAT, n_scenarios=5, years=4, seed=2)
+    # replacement 1: every exit is refilled, so the members at the start of each year are
+    # exactly the open slots; the entrants are the exits refilled plus the new slots
+    slots = co.slots(4)
+    assert slots.tolist() == [2000, 2200, 2420, 2662]
+    assert (p["members_start"].sel(cohort="c").values == slots).all()
+    exits = (p["deaths"] + p["leavers"]).sel(cohort="c").values
+    new = p["new_members"].sel(cohort="c").values
+    assert np.array_equal(new[:, 1:], exits[:, :-1] + np.diff(slots))
+
+
+def test_risk_ageing_raises_each_stayers_score():
+    a = 0.05
+    p = simulate(Population([_cohort(risk_sd=0.5, risk_ageing=a)]), FLAT, n_scenarios=3,
+                 years=4, seed=3)
+    r = p["risk_score"].sel(cohort="c").values  # nobody leaves: the same members every year
+    np.testing.assert_allclose(r[:, 1:] / r[:, :-1], 1 + a, rtol=1e-12)
+    c = p["cost"].sel(cohort="c").values
+    assert (c[:, -1].mean() / c[:, 0].mean()) > 1.1  # costs follow the scores (1.05^3 = 1.16)
+
+
+def test_mortality_ageing_deaths_match_survival_curve():
+    m, a, n, years, scen = 0.04, 0.1, 2_000, 5, 40
+    co = _cohort(mortality=m, mortality_ageing=a, replacement=0.0)
+    p = simulate(Population([co]), FLAT, n_scenarios=scen, years=years, seed=4)
+    deaths = p["deaths"].sel(cohort="c").values.sum(axis=0)
+    q = m * (1 + a) ** np.arange(years)
+    alive = n * scen * np.concatenate([[1.0], np.cumprod(1 - q)[:-1]])
+    expected = alive * q
+    sd = np.sqrt(alive * q * (1 - q))
+    assert np.all(np.abs(deaths - expected) < 4 * sd), (deaths, expected)
+
+
+def test_eol_cost_adds_to_decedents():
+    m, u, eol, n, scen = 0.1, 2.0, 50_000.0, 2_000, 60
+    co = _cohort(mortality=m, eol_uplift=u, eol_cost=eol, persistence=0.0)
+    p = simulate(Population([co]), FLAT, n_scenarios=scen, seed=5)
+    per = p["cost"].sel(cohort="c").values[:, 0] / n  # iid per scenario
+    exact = COST.mean * (1 - m + m * u) + m * eol
+    assert abs(per.mean() - exact) < 4 * per.std(ddof=1) / np.sqrt(scen)
+    # the cohort's closed form includes it too (per member-year: decedents count half a year)
+    assert co.expected_cost_pbpy() == pytest.approx(exact / (1 - m / 2), rel=1e-9)
+
+
+def test_bad_dynamics_are_named():
+    with pytest.raises(VbsimInputError, match="Cohort.growth"):
+        _cohort(growth=-0.1)
+    with pytest.raises(VbsimInputError, match="Cohort.risk_ageing"):
+        _cohort(risk_ageing=2.0)
+    with pytest.raises(VbsimInputError, match="Cohort.eol_cost"):
+        _cohort(eol_cost=-1.0)
