@@ -2,9 +2,11 @@
 
 :func:`evaluate` reduces a :class:`~vbsim.simulate` ``CostPaths`` Dataset over cohorts, builds the
 settlement context (benchmark, expenditure, beneficiaries, quality, stop-loss statistics) and
-calls each contract's vectorised ``settle`` once on the whole (scenario, year) grid. The result is
-one xarray Dataset with a ``contract`` dimension, so every comparison between contracts uses
-common random numbers.
+settles every contract on the whole (scenario, year) grid: contracts built from the library's
+terms (every preset) in one fused, threaded numba pass (:mod:`vbsim.contracts._fast`) that writes
+only the requested variables, any other contract with its own vectorised ``settle``. Both give
+the same numbers, bit for bit. The result is one xarray Dataset with a ``contract`` dimension,
+so every comparison between contracts uses common random numbers.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import xarray as xr
 
 from ._validate import VbsimInputError, check_real
+from .contracts.settlement import FLAGS as _FLAGS
 
 
 def _as_named(contracts: Any) -> dict[str, Any]:
@@ -169,27 +172,7 @@ def evaluate(
     scen, years = paths["scenario"].values, paths["year"].values
     shape = (len(scen), len(years))
     cs = list(named.values())
-    first = settle_arrays(cs[0], _ctx_for(cs[0], ctx), shape, variables)
-    out = {k: np.empty((len(cs),) + shape, dtype=v.dtype) for k, v in first.items()}
-    for k, v in first.items():
-        out[k][0] = v
-    del first
-
-    def one(i: int) -> None:
-        settle_arrays(cs[i], _ctx_for(cs[i], ctx), shape, variables,
-                      out={k: v[i] for k, v in out.items()})
-
-    # numpy releases the GIL inside each (cache-sized) operation, so contracts settle in
-    # parallel on threads; each writes only its own slice of the outputs.
-    workers = min(len(cs) - 1, _threads())
-    if workers > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(one, range(1, len(cs))))
-    else:
-        for i in range(1, len(cs)):
-            one(i)
+    out = _settle_all(cs, ctx, shape, variables)
     data = {k: (("contract", "scenario", "year"), v) for k, v in out.items()}
     ds = xr.Dataset(data, coords={"contract": list(named), "scenario": scen, "year": years})
     ds.attrs["contracts"] = json.dumps({n: repr(c) for n, c in named.items()})
@@ -197,6 +180,67 @@ def evaluate(
         ds.attrs["revenue_share"] = revenue_share
     ds.attrs["expected_savings_rate"] = expected_savings_rate
     return ds
+
+
+def _settle_all(cs: list[Any], ctx: dict[str, Any], shape: tuple[int, int],
+                variables: list[str] | None) -> dict[str, np.ndarray]:
+    """Every contract settled on ``ctx``: ``variable -> array (contract, scenario, year)``.
+
+    Contracts the fused kernel supports (every preset; see :mod:`vbsim.contracts._fast`) are
+    settled together in one threaded pass that writes only the requested variables; the others
+    with their own numpy ``settle``, in cache-sized chunks, contracts in parallel on threads.
+    Outputs start zeroed (fresh zero pages: components that are zero by construction for a
+    contract are never written, so they cost no memory traffic). Results are the numpy
+    pipeline's, bit for bit.
+    """
+    from .contracts import _fast
+    from .contracts.settlement import prepare
+
+    if variables is not None:
+        unknown = sorted(set(variables) - set(_fast.VARIABLES))
+        if unknown:
+            raise VbsimInputError(f"variables: unknown settlement variables {unknown}; "
+                                  f"allowed: {', '.join(_fast.VARIABLES)}")
+    names = [k for k in _fast.VARIABLES if variables is None or k in variables]
+    compiled = ([_fast.compile_contract(c, ctx) for c in cs] if _fast.plain_context(ctx, shape)
+                else [None] * len(cs))
+    fast = [i for i, c in enumerate(compiled) if c is not None]
+    slow = [i for i, c in enumerate(compiled) if c is None]
+    if fast:
+        # The numpy path validates its context in every chunk of every contract; the same
+        # checks (ranges, finiteness, unknown names) once here, on the entries they would see.
+        need = {float(t) for i in fast for t in getattr(cs[i], "thresholds", ())}
+        check = _ctx_for(_Needs(need), ctx)
+        prepare(check.pop("benchmark"), check.pop("expenditure"), check)
+    out = {k: np.zeros((len(cs),) + shape, dtype=bool if k in _FLAGS else float)
+           for k in names}
+    threads = _threads()
+    if fast:
+        _fast.settle_into([compiled[i] for i in fast], ctx, shape, out, threads, rows=fast)
+
+    def one(i: int) -> None:
+        settle_arrays(cs[i], _ctx_for(cs[i], ctx), shape, names,
+                      out={k: v[i] for k, v in out.items()})
+
+    workers = min(len(slow), threads)
+    if workers > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        # numpy releases the GIL inside each (cache-sized) operation, so contracts settle in
+        # parallel on threads; each writes only its own slice of the outputs.
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(one, slow))
+    else:
+        for i in slow:
+            one(i)
+    return out
+
+
+class _Needs:
+    """A stand-in contract that asks for given thresholds (to filter a context like one)."""
+
+    def __init__(self, thresholds: set[float]) -> None:
+        self.thresholds = tuple(sorted(thresholds))
 
 
 _CHUNK_ELEMENTS = 65_536  # scenario-years per settlement chunk (measured best at 2^15 to 2^17)
