@@ -91,7 +91,11 @@ class Cohort:
         Probability that an exit is replaced by a new member next year, in [0, 1]. Default 1.0.
     growth : float
         Net alignment growth a year, in [0, 1]: new slots open so that the cohort holds
-        ``round(members (1 + growth)^(t-1))`` slots in year t. Default 0.
+        ``round(members (1 + growth)^k)`` slots in simulated year ``y``, with
+        ``k = max(0, y - growth_start + 1)``. Default 0.
+    growth_start : int
+        First simulated year with grown membership, in [2, 50]. Default 2 (growth from year
+        2 on); a multi-year scenario with 3 base years sets 4 (growth from PY1).
     risk_ageing : float
         Yearly relative growth of a staying member's risk score (and cost), in [-0.5, 1].
         Default 0 (see the module notes for typical values).
@@ -123,6 +127,7 @@ class Cohort:
     replacement: float = REPLACEMENT
     benchmark_pbpy: float | None = None
     growth: float = GROWTH
+    growth_start: int = 2
     risk_ageing: float = RISK_AGEING
     mortality_ageing: float = MORTALITY_AGEING
     eol_cost: float = EOL_COST
@@ -145,6 +150,7 @@ class Cohort:
         f(self, "churn", check_real("Cohort.churn", self.churn, 0, 0.5))
         f(self, "replacement", check_real("Cohort.replacement", self.replacement, 0, 1))
         f(self, "growth", check_real("Cohort.growth", self.growth, 0, 1))
+        f(self, "growth_start", check_int("Cohort.growth_start", self.growth_start, 2, 50))
         f(self, "risk_ageing", check_real("Cohort.risk_ageing", self.risk_ageing, -0.5, 1))
         f(self, "mortality_ageing",
           check_real("Cohort.mortality_ageing", self.mortality_ageing, -0.5, 1))
@@ -197,7 +203,8 @@ class Cohort:
                 "risk_sd": self.risk_sd, "persistence": self.persistence,
                 "mortality": self.mortality, "eol_uplift": self.eol_uplift, "churn": self.churn,
                 "replacement": self.replacement, "benchmark_pbpy": self.benchmark_pbpy,
-                "growth": self.growth, "risk_ageing": self.risk_ageing,
+                "growth": self.growth, "growth_start": self.growth_start,
+                "risk_ageing": self.risk_ageing,
                 "mortality_ageing": self.mortality_ageing, "eol_cost": self.eol_cost}
 
     def slots(self, years: int) -> np.ndarray:
@@ -205,8 +212,11 @@ class Cohort:
 
         >>> Cohort("a", 100, Lognormal(mean=1.0, cv=1.0), growth=0.1).slots(3).tolist()
         [100, 110, 121]
+        >>> Cohort("a", 100, Lognormal(mean=1.0, cv=1.0), growth=0.1, growth_start=3).slots(3)
+        array([100, 100, 110])
         """
-        g = (1.0 + self.growth) ** np.arange(years)
+        steps = np.maximum(0, np.arange(1, years + 1) - self.growth_start + 1)
+        g = (1.0 + self.growth) ** steps
         return np.maximum(np.rint(self.members * g).astype(np.int64), self.members)
 
 
