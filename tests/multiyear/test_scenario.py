@@ -100,6 +100,19 @@ def test_dynamics_start_in_performance_year_one(tmp_path):
     np.testing.assert_allclose(hn, g * [1, 1, 1, 0.99, 0.98, 0.98])  # coding: cost unchanged
 
 
+def test_cohort_growth_is_simulated_member_by_member(tmp_path):
+    s = load(_write(tmp_path, SMALL + MY))
+    nb = s.base_years
+    assert s.population()["high_needs"].growth_start == nb + 1
+    paths = s.simulate(n_scenarios=3)
+    start = paths["members_start"].sel(cohort="high_needs").values[0]
+    # slots: 30 through the base years, then +10% a year from PY1 (replacement 1: all filled)
+    np.testing.assert_array_equal(start, np.rint(30 * 1.1 ** np.maximum(0, np.arange(6) - 2)))
+    # not reweighted again on top of the engine's growth
+    mm = paths["member_months"].sel(cohort="high_needs").values[0] / 12
+    assert mm[-1] < 1.2 * start[-1]
+
+
 def test_run_small(tmp_path):
     s = load(_write(tmp_path, SMALL + MY))
     paths, cmp = s.run(progress=False)

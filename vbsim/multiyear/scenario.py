@@ -9,6 +9,8 @@ every 5 years) unless ``[multiyear.strategies.NAME]`` says otherwise::
     savings_by_year = [0.0, 0.01, 0.02]   # the ACO's cost reduction by performance year
     [multiyear.cohort_growth]
     high_needs = 0.05                      # annual growth of a cohort's alignment from PY1
+                                           # (>= 0: simulated member by member in the engine;
+                                           # < 0: cohort totals reweighted, docs/multiyear.md)
     [multiyear.risk_drift]
     aged_non_dual = 0.01                   # ageing: risk score and cost +1% a year from PY1
     [multiyear.coding_drift]
@@ -87,16 +89,33 @@ class MultiYearScenario:
         """A copy with fields changed (``scenario=s.scenario.replace(n_scenarios=500)``)."""
         return dataclasses.replace(self, **changes)
 
+    def population(self) -> Any:
+        """The scenario's population with the non-negative ``cohort_growth`` rates set as the
+        engine's member-level alignment growth from PY1 (``Cohort.growth``, ``growth_start``).
+
+        >>> s = load("scenarios/lead_10yr.toml")
+        >>> hn = s.population()["high_needs"]
+        >>> hn.growth, hn.growth_start
+        (0.05, 4)
+        """
+        from vbsim.population import Population
+
+        grow = {c: g for c, g in self.cohort_growth.items() if g >= 0}
+        return Population(
+            dataclasses.replace(c, growth=grow[c.name], growth_start=self.base_years + 1)
+            if c.name in grow else c for c in self.scenario.population)
+
     def simulate(self, *, n_scenarios: int | None = None, seed: int | None = None,
                  progress: bool | None = None) -> xr.Dataset:
-        """Simulate the cost paths and apply the savings path and cohort growth."""
+        """Simulate the cost paths (cohort growth in the engine, :meth:`population`) and apply
+        the savings path, drifts and any negative cohort growth."""
         from vbsim.simulate import simulate
 
         sc = self.scenario
         thr: set[float] = set()
         for s in self.strategies.values():
             thr.update(s.thresholds)
-        paths = simulate(sc.population, sc.drivers, years=sc.years,
+        paths = simulate(self.population(), sc.drivers, years=sc.years,
                          n_scenarios=n_scenarios or sc.n_scenarios,
                          seed=sc.seed if seed is None else seed,
                          thresholds=sorted(thr), progress=progress)
@@ -104,7 +123,12 @@ class MultiYearScenario:
 
     def apply_dynamics(self, paths: xr.Dataset) -> xr.Dataset:
         """Apply ``savings_by_year``, ``risk_drift``, ``coding_drift`` and ``cohort_growth``
-        (all from PY1) to simulated paths."""
+        (all from PY1) to simulated paths.
+
+        A cohort whose paths already grew in the engine (``Cohort.growth > 0`` in
+        ``paths.attrs["population"]``, as :meth:`simulate` does) is not reweighted again;
+        other cohorts named in ``cohort_growth`` are, at the cohort level (the approximation of
+        :func:`vbsim.multiyear.reweight_cohorts`)."""
         nb = self.base_years
         if self.risk_drift:
             paths = with_risk_drift(paths, self.risk_drift, first_year=nb + 1)
@@ -115,10 +139,12 @@ class MultiYearScenario:
         if self.savings_by_year:
             s = [self.savings_by_year[min(k, len(self.savings_by_year) - 1)] for k in range(ny)]
             paths = with_savings(paths, s, first_year=nb + 1)
-        if self.cohort_growth:
+        grown = _engine_grown(paths)
+        weights = {c: g for c, g in self.cohort_growth.items() if c not in grown}
+        if weights:
             T = paths.sizes["year"]
             paths = reweight_cohorts(paths, {c: growth_weights(T, g, start=nb)
-                                             for c, g in self.cohort_growth.items()})
+                                             for c, g in weights.items()})
         return paths
 
     def compare(self, paths: xr.Dataset) -> xr.Dataset:
@@ -244,6 +270,16 @@ savings_by_year, cohort_growth, risk_drift, coding_drift, cash, strategies
                 raise VbsimInputError(f"{where}: {exc}") from None
     return MultiYearScenario(scenario=sc, strategies=strategies, cash=cash,
                              savings_by_year=sav, **rates)
+
+
+def _engine_grown(paths: xr.Dataset) -> set[str]:
+    """Names of the cohorts that the engine grew (``growth > 0`` in the paths' attrs)."""
+    import json
+
+    raw = paths.attrs.get("population")
+    if not raw:
+        return set()
+    return {c["name"] for c in json.loads(raw).get("cohorts", []) if c.get("growth", 0.0) > 0}
 
 
 def load(path: str | Path) -> MultiYearScenario:
