@@ -306,22 +306,30 @@ class Population:
         return cls(Cohort(**c) for c in d["cohorts"])
 
 
-# Standard cohorts (docs/calibration.md "Default cohorts"). Aged non-dual shape FITTED on the
-# full member model (deaths, uplift, churn, risk scores) by `python -m vbsim.calibrate.defaults`
-# (fit_aged_default(n_members=200_000, seed=20240)) to DOMAIN.md s5: Wallis et al. 2021 top
-# 1/5/10/20% shares 14.9/41.5/60.0/79.1% -> 15.4/41.6/59.6/79.3%, and Commonwealth Fund 2019
-# top-decile persistence 28% -> 28.0% (rounded values below).
+# Standard cohorts (docs/calibration.md "Default cohorts"). Aged non-dual shape and end-of-life
+# cost FITTED on the full member model (deaths, end-of-life cost, churn, risk scores) by
+# `python -m vbsim.calibrate.defaults` (fit_aged_default(n_members=600_000, seed=20240), ENGINE
+# v2 streams) to DOMAIN.md s5: Wallis et al. 2021 top 1/5/10/20% shares 14.9/41.5/60.0/79.1%
+# -> 15.7/41.0/59.9/79.3%, Commonwealth Fund 2019 top-decile persistence 28% -> 28.0%, and
+# decedents' share of cost ~25% (Riley & Lubitz 2010) -> 25.1% (rounded values below). Compromise
+# (model limit): no shape hits all five shares; least squares with equal weights leaves the top
+# 1% 0.8 points high and the top 5% 0.5 points low (the tail shape sits at its lower bound 0).
 STD_ZERO_SHARE = 0.15    # DOMAIN.md s5: 13-17% zero-cost full-year members (CMS synthetic
 #                          claims [C, shape only]; DE-SynPUF 2008-10 full-year alive: 14.7% mean)
-STD_CV = 1.715           # fitted (see above); zero-cost members included
-STD_TAIL_SHARE = 0.263   # fitted (see above)
-STD_TAIL_SHAPE = 0.0     # fitted: at its bound 0 (exponential tail); the uplift supplies the tail
-STD_PERSISTENCE = 0.714  # fitted (see above): 28% top-decile persistence among members present
-#                          all 3 years, with deaths and churn (class default 0.7 ignored deaths)
-STD_EOL_UPLIFT = 2.0     # assumption forced by the fit: with the multiplicative death-year
-#                          uplift the Wallis top-1% share is met only for uplifts up to ~2-2.5
-#                          (5.0 gives 19.8%, at any cost-model shape); decedents then take 11.8%
-#                          of cost, not Riley & Lubitz's ~25% (model limit, documented)
+STD_CV = 1.884           # fitted (see above); zero-cost members included
+STD_TAIL_SHARE = 0.077   # fitted (see above)
+STD_TAIL_SHAPE = 0.0     # fitted: at its bound 0 (exponential tail; a lighter tail would lower
+#                          the top-1% share, Spliced offers none)
+STD_PERSISTENCE = 0.784  # fitted (see above): 28% top-decile persistence among members present
+#                          all 3 years, with deaths (and their end-of-life cost in year 3) and
+#                          churn; higher than the class default 0.7, which ignored deaths
+STD_EOL_UPLIFT = 2.0     # assumption, kept from the previous fit: refits at uplifts 0.5-3 (each
+#                          with its own eol_cost) give the smallest total error near 2 (1.5:
+#                          top 5% 0.8 points low; 3: top 1% 1.7 points high; 5: 4.6 points high)
+STD_EOL_COST = 44_500.0  # solved (see above): additive death-year cost, year-0 dollars; with
+#                          the uplift decedents take 25.0% of cost (Riley & Lubitz 2010). Other
+#                          kinds take the same dollar amount (assumption: care at the end of
+#                          life costs about the same whatever the enrolment type)
 # Per-capita spend PBPY (DOMAIN.md s5, MSSP PY2023 medians [C]); high-needs mean is an
 # assumption. Mortality by type: assumption (ESRD and high-needs much higher than aged). Aged
 # dual, disabled and high-needs take the aged non-dual shape (assumption: no published shape).
@@ -342,20 +350,20 @@ def standard_cohort(kind: str, members: int, **changes: Any) -> Cohort:
     :class:`~vbsim.costs.Spliced` with the type's mean (DOMAIN.md section 5; high_needs mean and
     all per-type mortality are assumptions) and the shape fitted for aged non-dual members on the
     full member model (``STD_CV``, ``STD_TAIL_SHARE``, ``STD_TAIL_SHAPE``, ``STD_ZERO_SHARE``;
-    ESRD: cv 1.0 and zero share 0.02, assumptions); ``persistence`` is ``STD_PERSISTENCE`` and
-    ``eol_uplift`` ``STD_EOL_UPLIFT`` (docs/calibration.md "Default cohorts"). ``changes``
-    override fields.
+    ESRD: cv 1.0 and zero share 0.02, assumptions); ``persistence`` is ``STD_PERSISTENCE``,
+    ``eol_uplift`` ``STD_EOL_UPLIFT`` and ``eol_cost`` ``STD_EOL_COST`` (the same dollars for
+    every kind; docs/calibration.md "Default cohorts"). ``changes`` override fields.
 
     >>> c = standard_cohort("esrd", 50)
-    >>> c.cost.mean, c.cost.cv, c.persistence
-    (89000.0, 1.0, 0.714)
+    >>> c.cost.mean, c.cost.cv, c.persistence, c.eol_cost
+    (89000.0, 1.0, 0.784, 44500.0)
     """
     if kind not in _STANDARD:
         raise VbsimInputError(
             f"kind must be one of {', '.join(repr(k) for k in _STANDARD)}; got {kind!r}")
     d = _STANDARD[kind]
     kw: dict[str, Any] = {"mortality": d["mortality"], "persistence": STD_PERSISTENCE,
-                          "eol_uplift": STD_EOL_UPLIFT}
+                          "eol_uplift": STD_EOL_UPLIFT, "eol_cost": STD_EOL_COST}
     kw.update(changes)
     cost = kw.pop("cost", None) or Spliced(
         mean=d["mean"], cv=d.get("cv", STD_CV), zero_share=d.get("zero_share", STD_ZERO_SHARE),
