@@ -44,6 +44,7 @@ VARIABLES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Settlement
 FLOAT_VARIABLES: tuple[str, ...] = tuple(v for v in VARIABLES if v not in FLAGS)
 FLAG_VARIABLES: tuple[str, ...] = tuple(v for v in VARIABLES if v in FLAGS)
 
+
 @dataclasses.dataclass
 class Compiled:
     """One contract as kernel parameters (see :func:`compile_contract`).
@@ -261,10 +262,10 @@ def settle_into(
 ) -> None:
     """Settle the compiled contracts on context ``ctx`` into ``out[variable][rows[k]]``.
 
-    ``out`` maps requested variables to zero-filled arrays of shape (contracts,) + shape;
-    ``rows[k]`` (default k) is where compiled contract k goes. Components zero by construction
-    for a contract are left untouched. The kernel runs on ``threads`` threads over blocks of
-    scenarios.
+    ``out`` maps requested variables to zero-filled C-contiguous arrays of shape
+    (contracts,) + shape; ``rows[k]`` (default k) is where compiled contract k goes.
+    Components zero by construction for a contract are left untouched. The kernel runs on
+    ``threads`` threads over blocks of cells.
 
     >>> from vbsim.presets import mssp
     >>> ctx = {"benchmark": np.full((3, 2), 100.0), "expenditure": np.full((3, 2), 96.0)}
@@ -274,10 +275,13 @@ def settle_into(
     >>> out["payment"][0].tolist()[0]  # 50% x 4 x 0.98 each year
     [1.96, 1.96]
     """
-    n, ny = shape
     nc, cells = len(compiled), shape[0] * shape[1]
     if nc == 0 or cells == 0:
         return
+    for v, a in out.items():
+        if a.shape[1:] != tuple(shape) or not a.flags.c_contiguous:
+            raise ValueError(f"out[{v!r}] must be a C-contiguous array of shape (contracts,) "
+                             f"+ {tuple(shape)}; got shape {a.shape}")
 
     def flat(v: Any, dtype: Any = float) -> np.ndarray:
         return np.ascontiguousarray(np.broadcast_to(np.asarray(v, dtype=dtype), shape)).ravel()
@@ -333,7 +337,7 @@ def settle_into(
     outs_f = tuple(out[v].reshape(-1) if v in out else dummy for v in FLOAT_VARIABLES)
     outs_b = tuple(out[v].reshape(-1) if v in out else np.zeros(1, np.bool_)
                    for v in FLAG_VARIABLES)
-    blk = 512  # cells per block: a block's inputs, scratch and outputs stay in L1/L2
+    blk = 512  # cells per block: the block's inputs stay in L1/L2 while every contract reads them
     if block_cells is None:
         block_cells = max(blk, -(-cells // max(1, 4 * threads) // blk) * blk)
     starts = list(range(0, cells, block_cells))

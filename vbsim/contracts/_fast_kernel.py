@@ -99,13 +99,20 @@ def _kernel(a, b, blk, n_cells, bench, bidx, expd, qmet, inputs, has, exc, eexc,
             capit_on, pmpm, radj = p[P_CAPIT] > 0, p[P_PMPM], p[P_RISK_ADJ] > 0
             cw, csh = p[P_CAPWH], p[P_COVSH]
             for i in range(i0, i1):
+                o = off + i
                 B0 = bench[boff + i]
                 E = expd[i]
+                if w0:
+                    o_b0[o] = B0
+                if w5:
+                    o_e[o] = E
                 q = in_q[i] if has_q else 1.0
                 met = qmet[i]
                 # 1. discount, benchmark-type withhold
                 disc = B0 * d
                 B = B0 - disc
+                if w1:
+                    o_disc[o] = disc
                 wh = 0.0
                 whe = 0.0
                 if wk > 0:
@@ -113,6 +120,10 @@ def _kernel(a, b, blk, n_cells, bench, bidx, expd, qmet, inputs, has, exc, eexc,
                     whe = wh * (q if q >= wfloor else 0.0)
                     if wk == 1:
                         B = B - wh + whe
+                    if w2:
+                        o_wh[o] = wh
+                    if w3:
+                        o_whe[o] = whe
                 # 2. stop-loss (recoveries, premiums: 0 + amount, as the numpy sums)
                 rec = 0.0
                 prem = 0.0
@@ -125,10 +136,24 @@ def _kernel(a, b, blk, n_cells, bench, bidx, expd, qmet, inputs, has, exc, eexc,
                         prem = 0.0 + keep * eexc[toff + i] * (1.0 + slp)
                     elif pk == 2:
                         prem = 0.0 + slp * in_mm[i]
+                    if w6:
+                        o_rec[o] = rec
+                    if w7:
+                        o_prem[o] = prem
+                    if w24:
+                        f_slhit[o] = rec > 0
                 cnt = cnt + prem
+                if w4:
+                    o_fb[o] = B
+                if w8:
+                    o_cnt[o] = cnt
                 # 3. gross savings
                 G = B - cnt
                 r = G / B if B > 0 else 0.0
+                if w9:
+                    o_g[o] = G
+                if w10:
+                    o_r[o] = r
                 # 4. sharing rule
                 gate = False
                 hit = False
@@ -197,6 +222,18 @@ def _kernel(a, b, blk, n_cells, bench, bidx, expd, qmet, inputs, has, exc, eexc,
                     sbc = G
                     sac = lim + qa
                     gate = True
+                if w11:
+                    o_sbc[o] = sbc
+                if w12:
+                    o_seq[o] = seq
+                if w13:
+                    o_rel[o] = rel
+                if w15:
+                    o_qa[o] = qa
+                if w22:
+                    f_gate[o] = gate
+                if w23:
+                    f_hit[o] = hit
                 # 5. quality gate, payment withhold, P4P
                 ok = True
                 if gt_on:
@@ -205,6 +242,10 @@ def _kernel(a, b, blk, n_cells, bench, bidx, expd, qmet, inputs, has, exc, eexc,
                     if gmin > 0:
                         ok = ok & (q >= gmin)
                     sac = sac if ok else min(sac, 0.0)
+                if w14:
+                    o_sac[o] = sac
+                if w25:
+                    f_ok[o] = ok
                 pay = sac
                 if wk == 2:
                     pay = pay - wh + whe
@@ -216,6 +257,8 @@ def _kernel(a, b, blk, n_cells, bench, bidx, expd, qmet, inputs, has, exc, eexc,
                     per = p4p[c, 1, k]
                     pp = per * in_mm[i] if pmpm_basis else per * B
                     pay = pay + pp
+                    if w16:
+                        o_pp[o] = pp
                 # 6. capitation
                 capit = 0.0
                 cov = 0.0
@@ -230,62 +273,19 @@ def _kernel(a, b, blk, n_cells, bench, bidx, expd, qmet, inputs, has, exc, eexc,
                         cov = in_covsh[i] * E
                     else:
                         cov = csh * E
+                    if w17:
+                        o_capit[o] = capit
+                    if w18:
+                        o_cov[o] = cov
                 # 7. nets
                 if kind == SH_NONE:
                     pay = pay + capit + rec - prem
                     pn = pay - cov
                 else:
                     pn = pay
-                o = off + i
-                if w0:
-                    o_b0[o] = B0
-                if w1:
-                    o_disc[o] = disc
-                if w2:
-                    o_wh[o] = wh
-                if w3:
-                    o_whe[o] = whe
-                if w4:
-                    o_fb[o] = B
-                if w5:
-                    o_e[o] = E
-                if w6:
-                    o_rec[o] = rec
-                if w7:
-                    o_prem[o] = prem
-                if w8:
-                    o_cnt[o] = cnt
-                if w9:
-                    o_g[o] = G
-                if w10:
-                    o_r[o] = r
-                if w11:
-                    o_sbc[o] = sbc
-                if w12:
-                    o_seq[o] = seq
-                if w13:
-                    o_rel[o] = rel
-                if w14:
-                    o_sac[o] = sac
-                if w15:
-                    o_qa[o] = qa
-                if w16:
-                    o_pp[o] = pp
-                if w17:
-                    o_capit[o] = capit
-                if w18:
-                    o_cov[o] = cov
                 if w19:
                     o_pay[o] = pay
                 if w20:
                     o_pn[o] = pn
                 if w21:
                     o_payer[o] = (B0 - E) - pn
-                if w22:
-                    f_gate[o] = gate
-                if w23:
-                    f_hit[o] = hit
-                if w24:
-                    f_slhit[o] = rec > 0
-                if w25:
-                    f_ok[o] = ok
