@@ -42,14 +42,13 @@ def _population(members: int, model: str) -> Population:
 
 
 def _call(kernel, pop: Population, scen: int, years: int, first: int = 0, **kw):
-    pk = _packed(pop)
+    pk = _packed(pop, years)
     dp = driver_paths(Drivers(), scen, years, 1, first_scenario=first)
     st = np.zeros((scen, years, len(pop), N_STATS))
     ex = np.zeros((scen, years, len(pop), THR.size))
     t0 = time.perf_counter()
-    kernel(1, first, scen, years, pk["members"], pk["family"], pk["params"], pk["risk_sd"],
-           pk["rho"], pk["mortality"], pk["uplift"], pk["churn"], pk["replacement"],
-           np.ascontiguousarray(dp.trend_index), THR, 1024, st, ex, **kw)
+    kernel(1, first, scen, years, pk["slots"], pk["family"], pk["params"], pk["coh"],
+           pk["ztab"], np.ascontiguousarray(dp.trend_index), THR, 1024, st, ex, **kw)
     return time.perf_counter() - t0, st, ex
 
 

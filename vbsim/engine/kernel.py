@@ -143,6 +143,7 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
     # compared with (int8 cost ~1.4 ns per member-year in widening shuffles)
     occ = np.empty(block_size, np.int64)
     newi = np.empty(block_size, np.int64)
+    fb = np.empty(block_size, np.int64)
     wr = np.empty(block_size, np.uint64)
     rr = np.empty(block_size)
     ee = np.empty(block_size)
@@ -241,6 +242,7 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                     # Spliced: tabulated log-cost (vector), exact map outside the table
                     zt = ztab[c]
                     z_lo, ih, top, z_hi, z0 = zt[0], zt[1], zt[2] - 1e-9, zt[3], p[7]
+                    n_fb = 0
                     for j in range(nb):
                         zj = z[j]
                         v = min(max((zj - z_lo) * ih, 0.0), top)
@@ -249,11 +251,14 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                         i4 = 4 + 4 * k
                         g = zt[i4] + f * (zt[i4 + 1] + f * (zt[i4 + 2] + f * zt[i4 + 3]))
                         x[j] = 0.0 if zj < z0 else fexp_nb(g) * (r[j] * tr)
-                    for j in range(nb):  # bitwise tests: one well-predicted branch
-                        zj = z[j]
                         o = occ[j]
-                        if (zj >= z0) & ((zj < z_lo) | (zj >= z_hi)) & ((o == 1) | (o == 2)):
-                            x[j] = member_cost(fam, p, zj, kc, b0 + j) * (r[j] * tr)
+                        fj = (zj >= z0) & ((zj < z_lo) | (zj >= z_hi)) & ((o == 1) | (o == 2))
+                        fb[j] = fj
+                        n_fb += fj
+                    if n_fb > 0:  # the exact map for the few outside the table (scalar)
+                        for j in range(nb):
+                            if fb[j]:
+                                x[j] = member_cost(fam, p, z[j], kc, b0 + j) * (r[j] * tr)
                 else:
                     for j in range(nb):
                         o = occ[j]
