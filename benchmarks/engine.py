@@ -63,7 +63,7 @@ def _time_prange(pop: Population, scenarios: int, years: int, repeat: int) -> fl
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--members", type=int, default=20_000)
-    ap.add_argument("--scenarios", type=int, default=200)
+    ap.add_argument("--scenarios", type=int, default=1_000)
     ap.add_argument("--years", type=int, default=5)
     ap.add_argument("--numpy-scenarios", type=int, default=10)
     ap.add_argument("--model", choices=["lognormal", "spliced"], default="lognormal")

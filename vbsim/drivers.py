@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from vbsim._validate import VbsimInputError, check_real
 from vbsim.engine import rng
@@ -201,7 +201,7 @@ def driver_paths(drivers: Drivers, n_scenarios: int, years: int, seed: int,
     a = math.sqrt(1 - d.trend_corr**2)
     if d.quality_sd > 0:
         nu = d.quality_mean * (1 - d.quality_mean) / d.quality_sd**2 - 1
-        beta = stats.beta(d.quality_mean * nu, (1 - d.quality_mean) * nu)
+        qa, qb = d.quality_mean * nu, (1 - d.quality_mean) * nu
     for t in range(years):
         n = _normals(seed, scen, t + 1, rng.TREND)
         e_std[:, t] = n if t == 0 else d.trend_corr * e_std[:, t - 1] + a * n
@@ -213,7 +213,7 @@ def driver_paths(drivers: Drivers, n_scenarios: int, years: int, seed: int,
         if d.quality_sd > 0:
             qn = _normals(seed, scen, t + 1, rng.QUALITY)
             zq = -k * e_std[:, t] + math.sqrt(max(1 - k * k, 0.0)) * qn
-            quality[:, t] = beta.ppf(rng.phi_np(zq))
+            quality[:, t] = special.betaincinv(qa, qb, rng.phi_np(zq))  # = stats.beta ppf
         else:
             quality[:, t] = d.quality_mean
     return DriverPaths(growth=growth, trend_index=np.cumprod(1 + growth, axis=1),

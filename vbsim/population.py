@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -60,6 +61,13 @@ GROWTH = 0.0
 RISK_AGEING = 0.0
 MORTALITY_AGEING = 0.0
 EOL_COST = 0.0
+
+
+@lru_cache(maxsize=1)
+def _hermite_nodes() -> tuple[np.ndarray, np.ndarray]:
+    """80-point Gauss-Hermite (probabilists') nodes and normalised weights, computed once."""
+    x, w = np.polynomial.hermite_e.hermegauss(80)
+    return x, w / w.sum()
 
 
 @dataclass(frozen=True)
@@ -161,8 +169,7 @@ class Cohort:
 
     def _risk_nodes(self) -> tuple[np.ndarray, np.ndarray]:
         """Gauss-Hermite nodes (risk scores) and weights for E over the risk score."""
-        x, w = np.polynomial.hermite_e.hermegauss(80)
-        w = w / w.sum()
+        x, w = _hermite_nodes()
         s = self.risk_sd
         return np.exp(s * x - 0.5 * s * s), w
 
@@ -316,7 +323,7 @@ class Population:
 # 1% 0.8 points high and the top 5% 0.5 points low (the tail shape sits at its lower bound 0).
 STD_ZERO_SHARE = 0.15    # DOMAIN.md s5: 13-17% zero-cost full-year members (CMS synthetic
 #                          claims [C, shape only]; DE-SynPUF 2008-10 full-year alive: 14.7% mean)
-STD_CV = 1.884           # fitted (see above); zero-cost members included
+STD_CV = 1.882           # fitted (see above); zero-cost members included
 STD_TAIL_SHARE = 0.077   # fitted (see above)
 STD_TAIL_SHAPE = 0.0     # fitted: at its bound 0 (exponential tail; a lighter tail would lower
 #                          the top-1% share, Spliced offers none)
