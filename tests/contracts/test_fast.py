@@ -2,9 +2,9 @@
 
 Every preset (and hand-built contracts using every term the kernel supports) is settled on
 random (scenario, year) contexts both ways: by ``evaluate._settle_all`` (the kernel) and by
-``evaluate.settle_arrays`` (each contract's numpy ``settle``, the executable specification).
-The kernel performs the same floating-point operations in the same order, so every component
-must agree exactly (bit for bit, up to the sign of zero).
+``Contract.settle`` on the whole grid (the numpy pipeline, the executable specification). The
+kernel performs the same floating-point operations in the same order, so every component must
+agree exactly (bit for bit, up to the sign of zero).
 """
 
 from __future__ import annotations
@@ -124,9 +124,13 @@ def _context(n: int = 257, years: int = 3, seed: int = 0, **extra) -> dict:
 
 
 def _reference(contracts: dict, ctx: dict, variables=None) -> dict:
-    shape = ctx["benchmark"].shape
-    return {name: ev.settle_arrays(c, ev.context_for(c, ctx), shape, variables)
-            for name, c in contracts.items()}
+    """Each contract's numpy settle() on the whole grid (the executable specification)."""
+    out = {}
+    for name, c in contracts.items():
+        rec = c.settle(**ev.context_for(c, ctx)).to_dict()
+        out[name] = {k: np.asarray(v) for k, v in rec.items()
+                     if variables is None or k in variables}
+    return out
 
 
 def _assert_same(contracts: dict, ctx: dict, variables=None, threads=None) -> dict:
@@ -225,9 +229,31 @@ def test_bad_context_raises_the_numpy_error(change: dict, message: str) -> None:
     ctx.update(change)
     cs = [mssp("A"), reach("global")]
     with pytest.raises(VbsimInputError, match=message):
+        cs[0].settle(**ev.context_for(cs[0], ctx))
+    with pytest.raises(VbsimInputError, match=message):
         ev.settle_arrays(cs[0], ev.context_for(cs[0], ctx), ctx["benchmark"].shape)
     with pytest.raises(VbsimInputError, match=message):
         ev._settle_all(cs, ctx, ctx["benchmark"].shape, None)
+
+
+@pytest.mark.parametrize("name", ["mssp E truncated", "reach sl loaded", "reach pcc", "bpci",
+                                  "payment withhold + p4p"])
+def test_settle_arrays_uses_the_kernel_and_matches_numpy(name: str) -> None:
+    c, ctx = ALL[name], _context(seed=8)
+    cctx, shape = ev.context_for(c, ctx), ctx["benchmark"].shape
+    ref = _reference({name: c}, ctx)[name]
+    got = ev.settle_arrays(c, cctx, shape)
+    assert list(got) == list(ref)
+    for k, v in ref.items():
+        np.testing.assert_array_equal(got[k], v, err_msg=k)
+    # into given (dirty) arrays: components zero by construction are zeroed too
+    out = {k: np.full(shape, np.nan) for k in ("payment", "p4p", "discount", "payer_net")}
+    out["cap_hit"] = np.ones(shape, bool)
+    ev.settle_arrays(c, cctx, shape, out=out)
+    for k, v in out.items():
+        np.testing.assert_array_equal(v, ref[k], err_msg=k)
+    with pytest.raises(VbsimInputError, match="unknown settlement variables"):
+        ev.settle_arrays(c, cctx, shape, ["payment", "bogus"])
 
 
 def test_unknown_variable_names_the_allowed_ones() -> None:
