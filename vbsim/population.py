@@ -317,10 +317,11 @@ class Population:
 # cost FITTED on the full member model (deaths, end-of-life cost, churn, risk scores) by
 # `python -m vbsim.calibrate.defaults` (fit_aged_default(n_members=600_000, seed=20240), ENGINE
 # v2 streams) to DOMAIN.md s5: Wallis et al. 2021 top 1/5/10/20% shares 14.9/41.5/60.0/79.1%
-# -> 15.7/41.0/59.9/79.3%, Commonwealth Fund 2019 top-decile persistence 28% -> 28.0%, and
-# decedents' share of cost ~25% (Riley & Lubitz 2010) -> 25.1% (rounded values below). Compromise
-# (model limit): no shape hits all five shares; least squares with equal weights leaves the top
-# 1% 0.8 points high and the top 5% 0.5 points low (the tail shape sits at its lower bound 0).
+# -> 15.7/41.1/59.8/79.3%, Commonwealth Fund 2019 top-decile persistence 28% -> 28.0%, and
+# decedents' share of cost ~25% (Riley & Lubitz 2010) -> 25.0% exactly in expectation (eol_cost
+# solved in closed form; 24.9% on the fit panel). Compromise (model limit): with decedents at
+# 25%, no shape hits all four Wallis shares; least squares with equal weights leaves the top 1%
+# 0.8 points high and the top 5% 0.4 points low (the tail shape sits at its lower bound 0).
 STD_ZERO_SHARE = 0.15    # DOMAIN.md s5: 13-17% zero-cost full-year members (CMS synthetic
 #                          claims [C, shape only]; DE-SynPUF 2008-10 full-year alive: 14.7% mean)
 STD_CV = 1.882           # fitted (see above); zero-cost members included
@@ -330,9 +331,10 @@ STD_TAIL_SHAPE = 0.0     # fitted: at its bound 0 (exponential tail; a lighter t
 STD_PERSISTENCE = 0.784  # fitted (see above): 28% top-decile persistence among members present
 #                          all 3 years, with deaths (and their end-of-life cost in year 3) and
 #                          churn; higher than the class default 0.7, which ignored deaths
-STD_EOL_UPLIFT = 2.0     # assumption, kept from the previous fit: refits at uplifts 0.5-3 (each
-#                          with its own eol_cost) give the smallest total error near 2 (1.5:
-#                          top 5% 0.8 points low; 3: top 1% 1.7 points high; 5: 4.6 points high)
+STD_EOL_UPLIFT = 2.0     # chosen by scan, unchanged: refits at uplifts 0.5-5 (each with its own
+#                          eol_cost) miss the Wallis shares least at 2 (sum of squared errors
+#                          0.9 points^2; 1.5: 1.2, top 5% 0.8 points low; 3: 4.2, top 1% 1.7
+#                          points high; 5: 28); `python -m vbsim.calibrate.defaults --scan-uplift`
 STD_EOL_COST = 44_500.0  # solved (see above): additive death-year cost, year-0 dollars; with
 #                          the uplift decedents take 25.0% of cost (Riley & Lubitz 2010). Other
 #                          kinds take the same dollar amount (assumption: care at the end of
