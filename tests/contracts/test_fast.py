@@ -295,3 +295,25 @@ def test_evaluate_uses_the_kernel_and_matches_numpy() -> None:
                        variables=["payment", "cap_hit"])
     assert list(slim.data_vars) == ["payment", "cap_hit"]
     xr.testing.assert_identical(slim["payment"], st["payment"])
+
+
+def test_dataarray_context_and_subclasses_take_the_numpy_path() -> None:
+    paths = _paths(n=120)
+    c = {"e": mssp("E", msr=0.0), "reach": reach("global")}
+    met = np.random.default_rng(1).random((120, 3)) < 0.8
+    as_array = ev.evaluate(paths, c, quality_standard_met=met)
+    da = xr.DataArray(met, dims=("scenario", "year"))
+    ctx = ev.settlement_context(paths, quality_standard_met=da)
+    assert not _fast.plain_context(ctx, (120, 3))
+    as_da = ev.evaluate(paths, c, quality_standard_met=da)
+    xr.testing.assert_identical(as_da, as_array)
+
+    class Custom(Contract):
+        pass
+
+    sub = Custom("sub", sharing=SharedSavings(rate=0.5))
+    assert _fast.compile_contract(sub, ctx) is None
+    got = ev.evaluate(paths, {"sub": sub, "e": c["e"]}, quality_standard_met=met)
+    np.testing.assert_array_equal(got["payment"].sel(contract="sub"),
+                                  ev.evaluate(paths, Contract("sub", sharing=SharedSavings(
+                                      rate=0.5)))["payment"].sel(contract="sub"))
