@@ -168,7 +168,8 @@ def test_mix_population_sizes_and_errors() -> None:
 
 
 def test_truncation_point_is_the_quantile_of_member_cost() -> None:
-    """Independent sampling of r x X (x uplift on death) puts 1% of members above the point."""
+    """Independent sampling of r x X (x uplift, + end-of-life amount on death) puts 1% of
+    members above the point."""
     c = standard_cohort("aged_dual", 10)
     t = reality.truncation_points(Population([c]), 0.99, trend=0.04)[0]
     rng = np.random.default_rng(11)
@@ -176,7 +177,8 @@ def test_truncation_point_is_the_quantile_of_member_cost() -> None:
     r = np.exp(c.risk_sd * rng.standard_normal(n) - 0.5 * c.risk_sd**2)
     x = 1.04 * r * c.cost.ppf(rng.uniform(size=n))
     dead = rng.uniform(size=n) < np.minimum(c.mortality * r, 1 - c.churn)
-    x[dead] *= c.eol_uplift
+    x[dead] = x[dead] * c.eol_uplift + 1.04 * c.eol_cost
+    assert c.eol_cost > 0  # the standard cohorts carry one
     p = np.mean(x > t)
     assert abs(p - 0.01) < K_SE * math.sqrt(0.01 * 0.99 / n)
 

@@ -322,10 +322,11 @@ def truncation_points(population: Population, q: float = TRUNCATION_QUANTILE,
                       trend: float = 0.0) -> np.ndarray:
     """Per-cohort q-quantile of a member's annual cost (the model's own "national" quantile).
 
-    Solves ``sum_w [(1 - m) (1 - F(t / (g r))) + m (1 - F(t / (g u r)))] = 1 - q`` over the
-    cohort's lognormal risk scores ``r`` (Gauss-Hermite), with death probability
-    ``m = min(mortality r, 1 - churn)``, death-year uplift ``u`` and ``g = 1 + trend``; leavers
-    are counted as full-year members (a slight over-statement of the quantile).
+    Solves ``sum_w [(1 - m) (1 - F(t / (g r))) + m (1 - F((t - g e) / (g u r)))] = 1 - q``
+    over the cohort's lognormal risk scores ``r`` (Gauss-Hermite), with death probability
+    ``m = min(mortality r, 1 - churn)``, death-year uplift ``u``, end-of-life amount ``e``
+    (``eol_cost``; every death costs more than ``g e``) and ``g = 1 + trend``; leavers are
+    counted as full-year members (a slight over-statement of the quantile).
 
     >>> from vbsim.costs import Lognormal
     >>> pop = Population([Cohort("a", 10, Lognormal(mean=1.0, cv=1.0), risk_sd=0.0,
@@ -344,7 +345,8 @@ def truncation_points(population: Population, q: float = TRUNCATION_QUANTILE,
         def tail(t: float, c: Cohort = c, r: np.ndarray = r, w: np.ndarray = w,
                  m: np.ndarray = m) -> float:
             s = (1 - m) * (1 - c.cost.cdf(t / (g * r)))
-            s = s + m * (1 - c.cost.cdf(t / (g * max(c.eol_uplift, 1e-12) * r)))
+            td = (t - g * c.eol_cost) / (g * max(c.eol_uplift, 1e-12) * r)
+            s = s + m * np.where(td > 0, 1 - c.cost.cdf(np.maximum(td, 0.0)), 1.0)
             return float(np.dot(w, s)) - (1 - q)
 
         hi = c.cost.mean
