@@ -61,7 +61,6 @@ class Compiled:
     threshold: Any  # key of ctx["excess"] the stop-loss reads, or None
     truncates: bool  # the benchmark is truncated at the stop-loss attachment
     zero: dict[str, bool]  # components that are zero (or False) by construction
-    family: int = K.FAM_ALL  # which specialised copy of the kernel's pipeline runs it
 
 
 def _present(ctx: dict[str, Any], name: str) -> bool:
@@ -218,16 +217,7 @@ def compile_contract(contract: Any, ctx: dict[str, Any]) -> Compiled | None:
             return None
         p[K.P_CAPIT], p[K.P_PMPM], p[K.P_RISK_ADJ] = 1.0, cap.pmpm, float(cap.risk_adjusted)
         p[K.P_CAPWH], p[K.P_COVSH] = cap.withhold, cap.covered_share
-    kind, wk = int(p[K.P_SH_KIND]), int(p[K.P_WH_KIND])
-    plain = not p[K.P_P4P]
-    if (kind in (K.SH_SHARED, K.SH_TWO_SIDED) and plain and wk == 0 and not p[K.P_SL]
-            and not p[K.P_CAPIT]):
-        family = K.FAM_SS
-    elif kind == K.SH_CORRIDORS and plain and wk != 2:
-        family = K.FAM_CORR
-    else:
-        family = K.FAM_ALL
-    return Compiled(p, bands, p4p, threshold, truncates, zero, family)
+    return Compiled(p, bands, p4p, threshold, truncates, zero)
 
 
 def _rate_slot(p: np.ndarray, val: int, tab: int, rate: Any, ctx: dict[str, Any]) -> bool:
@@ -348,7 +338,6 @@ def settle_into(
     params = np.stack([c.params for c in compiled])
     bands = np.stack([c.bands for c in compiled])
     p4p = np.stack([c.p4p for c in compiled])
-    family = np.array([c.family for c in compiled], dtype=np.int64)
     write = np.array([[v in out and not c.zero[v] for v in VARIABLES] for c in compiled],
                      dtype=np.bool_).reshape(nc, len(VARIABLES))
     outs_f = tuple(out[v].reshape(-1) if v in out else dummy for v in FLOAT_VARIABLES)
@@ -364,13 +353,13 @@ def settle_into(
     # Inputs as read-only views: one kernel signature whatever the callers' arrays (numba
     # compiles, and caches, one specialisation per combination of writeable flags).
     ro = [_read_only(x) for x in (bench, bidx, expd, qmet, has, exc, eexc, tidx, params, bands,
-                                  p4p, rows, family, write)]
-    bench, bidx, expd, qmet, has, exc, eexc, tidx, params, bands, p4p, rows, family, write = ro
+                                  p4p, rows, write)]
+    bench, bidx, expd, qmet, has, exc, eexc, tidx, params, bands, p4p, rows, write = ro
     inputs_t = tuple(_read_only(x) for x in inputs_t)
 
     def run(a: int) -> None:
         K._kernel(a, min(cells, a + block_cells), blk, cells, bench, bidx, expd, qmet,
-                  inputs_t, has, exc, eexc, tidx, params, bands, p4p, rows, family, write, outs_f,
+                  inputs_t, has, exc, eexc, tidx, params, bands, p4p, rows, write, outs_f,
                   outs_b)
 
     if threads > 1 and len(starts) > 1:
