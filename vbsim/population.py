@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -335,12 +335,17 @@ STD_EOL_UPLIFT = 2.0     # chosen by scan, unchanged: refits at uplifts 0.5-5 (e
 #                          eol_cost) miss the Wallis shares least at 2 (sum of squared errors
 #                          0.9 points^2; 1.5: 1.2, top 5% 0.8 points low; 3: 4.2, top 1% 1.7
 #                          points high; 5: 28); `python -m vbsim.calibrate.defaults --scan-uplift`
-STD_EOL_COST = 44_500.0  # solved (see above): additive death-year cost, year-0 dollars; with
-#                          the uplift decedents take 25.0% of cost (Riley & Lubitz 2010). Other
+STD_EOL_COST = 34_700.0  # solved (see above): additive death-year cost, year-0 dollars; with
+#                          the uplift decedents take 25.0% of cost (Riley & Lubitz 2010). The
+#                          fit's 44,500 at a cost-model mean of 11,000 (per-capita cost 14,111),
+#                          scaled with the mean by 11,000 / 14,111 so the aged non-dual
+#                          per-capita cost is the cited 11,000 (shares are scale-free). Other
 #                          kinds take the same dollar amount (assumption: care at the end of
 #                          life costs about the same whatever the enrolment type)
 # Per-capita spend PBPY (DOMAIN.md s5, MSSP PY2023 medians [C]); high-needs mean is an
-# assumption. Mortality by type: assumption (ESRD and high-needs much higher than aged). Aged
+# assumption. It is the cohort's expected cost per member-year (risk mix, deaths with their
+# uplift and end-of-life cost, churn): standard_cohort solves the cost model's mean for it.
+# Mortality by type: assumption (ESRD and high-needs much higher than aged). Aged
 # dual, disabled and high-needs take the aged non-dual shape (assumption: no published shape).
 # ESRD: assumption cv 1.0 and 2% zero cost (dialysis gives nearly every member a high floor).
 _STANDARD = {
@@ -356,16 +361,19 @@ def standard_cohort(kind: str, members: int, **changes: Any) -> Cohort:
     """A cohort of a standard enrolment type with documented defaults.
 
     ``kind`` is one of aged_non_dual, aged_dual, disabled, esrd, high_needs. The cost model is
-    :class:`~vbsim.costs.Spliced` with the type's mean (DOMAIN.md section 5; high_needs mean and
-    all per-type mortality are assumptions) and the shape fitted for aged non-dual members on the
+    :class:`~vbsim.costs.Spliced` whose mean is solved so that the cohort's expected cost per
+    member-year (:meth:`Cohort.expected_cost_pbpy`: risk mix, deaths with their uplift and
+    end-of-life amount, churn) equals the type's per-capita spend (DOMAIN.md section 5;
+    high_needs spend and all per-type mortality are assumptions; a ``cost`` in ``changes`` is
+    used as given), with the shape fitted for aged non-dual members on the
     full member model (``STD_CV``, ``STD_TAIL_SHARE``, ``STD_TAIL_SHAPE``, ``STD_ZERO_SHARE``;
     ESRD: cv 1.0 and zero share 0.02, assumptions); ``persistence`` is ``STD_PERSISTENCE``,
     ``eol_uplift`` ``STD_EOL_UPLIFT`` and ``eol_cost`` ``STD_EOL_COST`` (the same dollars for
     every kind; docs/calibration.md "Default cohorts"). ``changes`` override fields.
 
     >>> c = standard_cohort("esrd", 50)
-    >>> c.cost.mean, c.cost.cv, c.persistence, c.eol_cost
-    (89000.0, 1.0, 0.784, 44500.0)
+    >>> round(c.expected_cost_pbpy()), c.cost.cv, c.persistence, c.eol_cost
+    (89000, 1.0, 0.784, 34700.0)
     """
     if kind not in _STANDARD:
         raise VbsimInputError(
@@ -374,8 +382,24 @@ def standard_cohort(kind: str, members: int, **changes: Any) -> Cohort:
     kw: dict[str, Any] = {"mortality": d["mortality"], "persistence": STD_PERSISTENCE,
                           "eol_uplift": STD_EOL_UPLIFT, "eol_cost": STD_EOL_COST}
     kw.update(changes)
-    cost = kw.pop("cost", None) or Spliced(
-        mean=d["mean"], cv=d.get("cv", STD_CV), zero_share=d.get("zero_share", STD_ZERO_SHARE),
-        tail_share=STD_TAIL_SHARE, tail_shape=STD_TAIL_SHAPE)
-    return Cohort(kind, members, cost, **kw)
+    given = kw.pop("cost", None)
+    if given is not None:
+        return Cohort(kind, members, given, **kw)
+
+    def model(mean: float) -> Spliced:
+        return Spliced(mean=mean, cv=d.get("cv", STD_CV),
+                       zero_share=d.get("zero_share", STD_ZERO_SHARE),
+                       tail_share=STD_TAIL_SHARE, tail_shape=STD_TAIL_SHAPE)
+
+    # expected cost per member-year is linear in the cost-model mean: E(m) = A m + B
+    target = d["mean"]
+    probe = Cohort(kind, members, model(target), **kw)
+    with_eol = probe.expected_cost_pbpy()
+    a = replace(probe, eol_cost=0.0).expected_cost_pbpy() / target
+    mean = (target - (with_eol - a * target)) / a
+    if mean <= 0:
+        raise VbsimInputError(
+            f"standard_cohort({kind!r}): eol_cost {kw['eol_cost']} alone exceeds the "
+            f"per-capita spend {target:,.0f}; lower eol_cost")
+    return Cohort(kind, members, model(mean), **kw)
 

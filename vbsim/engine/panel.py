@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from vbsim._validate import VbsimInputError, check_array, check_int
-from vbsim.engine import rng
+from vbsim.engine import rng, ztable
 from vbsim.engine.reference import member_cost_np
 from vbsim.population import Cohort
 
@@ -153,10 +153,11 @@ def panel_costs(draws: PanelDraws, cost: Any, rho: float, trend: np.ndarray | No
     idx = np.arange(n, dtype=np.uint64)
     out = np.zeros((n, ny))
     z = np.zeros(n)
+    row = ztable.spliced_table(p) if int(fam) == 1 else None  # the engine's tabulated map
     for t in range(ny):
         nw = draws.new[:, t] if t > 0 else np.ones(n, dtype=bool)
         z = np.where(nw, draws.e[:, t], rho * z + ac * draws.e[:, t])
-        x = member_cost_np(int(fam), p, z, draws.claim_keys[t], idx) * draws.risk[:, t] * tr[t]
+        x = member_cost_np(int(fam), p, z, draws.claim_keys[t], idx, row) * draws.risk[:, t] * tr[t]
         st, f = draws.status[:, t], draws.frac[:, t]
         x = np.where(st == DIED, x * draws.uplift + draws.eol_cost * tr[t],
                      np.where(st == LEFT, x * f, x))
