@@ -19,7 +19,9 @@ anything user-defined) sharing one member cost model and one set of member dynam
   ``1 + risk_ageing`` and its death probability by ``1 + mortality_ageing``; entrants come in
   at the base distribution, so the cohort's case mix drifts with tenure and turnover;
 - an additive end-of-life amount ``eol_cost`` (year-0 dollars, trended) in the death year, on
-  top of the ``eol_uplift`` multiple.
+  top of the ``eol_uplift`` multiple;
+- with ageing on, starting members carry a stationary prior tenure (``stationary_start``) so a
+  stable panel does not drift merely because the simulation starts.
 
 Every numeric default carries its source (``/work/shared/DOMAIN.md`` section 5, the public data
 under ``shared/data``) or says "assumption"; see ``docs/engine.md``.
@@ -112,6 +114,12 @@ class Cohort:
         Default 0.
     eol_cost : float
         Additive death-year cost in year-0 dollars (trended like all costs), >= 0. Default 0.
+    stationary_start : bool
+        With ageing on, each starting member has already been aligned for a prior tenure drawn
+        from the stationary distribution of a slot (geometric with the member's exit
+        probability, at most 40 years) and starts with that many years of ageing, so a stable
+        panel's case mix does not drift merely because the simulation starts. False: everyone
+        starts at tenure 0 (a newly formed panel). Default True.
     benchmark_pbpy : float or None
         Benchmark per beneficiary-year at risk score 1 and year-0 cost level. None: the cohort's
         expected cost per member-year divided by its expected risk score
@@ -139,6 +147,7 @@ class Cohort:
     risk_ageing: float = RISK_AGEING
     mortality_ageing: float = MORTALITY_AGEING
     eol_cost: float = EOL_COST
+    stationary_start: bool = True
 
     def __post_init__(self) -> None:
         f = object.__setattr__
@@ -163,6 +172,9 @@ class Cohort:
         f(self, "mortality_ageing",
           check_real("Cohort.mortality_ageing", self.mortality_ageing, -0.5, 1))
         f(self, "eol_cost", check_real("Cohort.eol_cost", self.eol_cost, 0, 1e8))
+        if not isinstance(self.stationary_start, bool):
+            raise VbsimInputError("Cohort.stationary_start must be true or false; got "
+                                  f"{self.stationary_start!r}")
         if self.benchmark_pbpy is not None:
             f(self, "benchmark_pbpy",
               check_real("Cohort.benchmark_pbpy", self.benchmark_pbpy, 0, lo_open=True))
@@ -212,7 +224,8 @@ class Cohort:
                 "replacement": self.replacement, "benchmark_pbpy": self.benchmark_pbpy,
                 "growth": self.growth, "growth_start": self.growth_start,
                 "risk_ageing": self.risk_ageing,
-                "mortality_ageing": self.mortality_ageing, "eol_cost": self.eol_cost}
+                "mortality_ageing": self.mortality_ageing, "eol_cost": self.eol_cost,
+                "stationary_start": self.stationary_start}
 
     def slots(self, years: int) -> np.ndarray:
         """Member slots open in each year 1..``years`` (``members`` grown by ``growth``).

@@ -55,7 +55,8 @@ def _packed(pop: Population, years: int) -> dict[str, np.ndarray]:
     """Kernel arguments: slots per cohort and year, cost families/parameters, dynamics."""
     specs = [c.cost.kernel_spec() for c in pop.cohorts]
     coh = np.array([[c.risk_sd, c.persistence, c.mortality, c.eol_uplift, c.churn,
-                     c.replacement, 1.0 + c.risk_ageing, 1.0 + c.mortality_ageing, c.eol_cost]
+                     c.replacement, 1.0 + c.risk_ageing, 1.0 + c.mortality_ageing, c.eol_cost,
+                     float(c.stationary_start)]
                     for c in pop.cohorts], dtype=np.float64)
     tabs = [spliced_table(p) if f == SPLICED else None for f, p in specs]
     return {

@@ -45,7 +45,7 @@ def test_risk_ageing_raises_each_stayers_score():
 
 def test_mortality_ageing_deaths_match_survival_curve():
     m, a, n, years, scen = 0.04, 0.1, 2_000, 5, 40
-    co = _cohort(mortality=m, mortality_ageing=a, replacement=0.0)
+    co = _cohort(mortality=m, mortality_ageing=a, replacement=0.0, stationary_start=False)
     p = simulate(Population([co]), FLAT, n_scenarios=scen, years=years, seed=4)
     deaths = p["deaths"].sel(cohort="c").values.sum(axis=0)
     q = m * (1 + a) ** np.arange(years)
@@ -53,6 +53,26 @@ def test_mortality_ageing_deaths_match_survival_curve():
     expected = alive * q
     sd = np.sqrt(alive * q * (1 - q))
     assert np.all(np.abs(deaths - expected) < 4 * sd), (deaths, expected)
+
+
+def test_stationary_start_keeps_a_stable_panel_stationary():
+    """Constant exit hazard q, every exit refilled: a slot's tenure is geometric(q), so with the
+    stationary start the mean risk score is the same every year, E[(1 + a)^min(A, 40)]."""
+    a, m, churn, n, scen, years = 0.03, 0.05, 0.15, 2_000, 40, 6
+    q = m + churn
+    k = np.arange(40)
+    exact = np.sum(q * (1 - q) ** k * (1 + a) ** k) + (1 - q) ** 40 * (1 + a) ** 40
+    co = _cohort(mortality=m, churn=churn, risk_ageing=a)
+    p = simulate(Population([co]), FLAT, n_scenarios=scen, years=years, seed=6)
+    r = p["risk_score"].sel(cohort="c").values  # (scenario, year)
+    se = r.std(axis=0, ddof=1) / np.sqrt(scen)
+    assert np.all(np.abs(r.mean(axis=0) - exact) < 4 * se), (r.mean(axis=0), exact, se)
+    # a newly formed panel (everyone at tenure 0) starts at 1 and drifts up toward it
+    fresh = simulate(Population([_cohort(mortality=m, churn=churn, risk_ageing=a,
+                                         stationary_start=False)]),
+                     FLAT, n_scenarios=scen, years=years, seed=6)
+    rf = fresh["risk_score"].sel(cohort="c").values.mean(axis=0)
+    assert abs(rf[0] - 1.0) < 0.01 and np.all(np.diff(rf) > 0) and rf[-1] < exact
 
 
 def test_eol_cost_adds_to_decedents():
@@ -73,3 +93,5 @@ def test_bad_dynamics_are_named():
         _cohort(risk_ageing=2.0)
     with pytest.raises(VbsimInputError, match="Cohort.eol_cost"):
         _cohort(eol_cost=-1.0)
+    with pytest.raises(VbsimInputError, match="Cohort.stationary_start"):
+        _cohort(stationary_start="yes")

@@ -70,6 +70,7 @@ _LOG_CELLS = rng.LOG_CELLS
 _KEYMIN = rng._KEYMIN
 _LO32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
+_TENURE_MAX = 40.0  # vbsim.engine.kernel.TENURE_MAX
 cuda: Any = None  # numba.cuda, imported on first use (see _kernels)
 
 
@@ -249,6 +250,7 @@ def _kernels(nt: int) -> tuple[Any, Any]:
         ra = coh[c, 6]
         ma = coh[c, 7]
         eol = coh[c, 8]
+        seasoned = coh[c, 9] > 0.0 and (ra != 1.0 or ma != 1.0)
         cap = 1.0 - cc
         occ = 3  # 0 empty, 1 occupied, 2 to be filled, 3 not yet open
         z = 0.0
@@ -271,6 +273,13 @@ def _kernels(nt: int) -> tuple[Any, Any]:
                     hr = np.int64(word(kr, i) >> _S32)
                     r = math.exp(sr * ninv32(hr, tab32) - 0.5 * sr * sr)
                     mraw = mc * r
+                    if t == 0 and seasoned and i < slots[c, 0]:  # stationary prior tenure
+                        q = min(mraw, cap) + cc
+                        if q > 0.0 and q < 1.0:
+                            ua = (float(np.int64(word(kr, i) & _LO32)) + 0.5) * _TWO32
+                            a = min(math.floor(math.log(ua) / math.log1p(-q)), _TENURE_MAX)
+                            r = r * ra**a
+                            mraw = mraw * ma**a
                     z = e
                     if t > 0:
                         new = 1.0

@@ -41,8 +41,11 @@ _G = np.uint64(0x9E3779B97F4A7C15)
 MM, COST, RISK_MM, DEATHS, START, NEW, LEAVERS = range(7)
 N_STATS = 7
 # columns of the per-cohort member-dynamics matrix ``coh`` (vbsim.engine.COHORT_COLUMNS)
-C_RISK_SD, C_RHO, C_MORT, C_UPLIFT, C_CHURN, C_REPL, C_RISK_AGE, C_MORT_AGE, C_EOL = range(9)
-N_COH = 9
+C_RISK_SD, C_RHO, C_MORT, C_UPLIFT, C_CHURN, C_REPL, C_RISK_AGE, C_MORT_AGE, C_EOL, C_STAT = (
+    range(10))
+N_COH = 10
+#: Longest prior tenure given to a starting member (stationary start, years).
+TENURE_MAX = 40.0
 _LO32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 #: Members per summation group; block sizes must be multiples of it.
@@ -82,6 +85,16 @@ def member_cost(fam: int, p: np.ndarray, z: float, kc: np.uint64, i: int) -> flo
             w = mix_nb(h + np.uint64(k + 1) * _G)
             tot += math.exp(p[1] + p[2] * ninv_nb(unit_nb(w)))
     return tot
+
+
+@njit(cache=True, inline="always", nogil=True)
+def prior_tenure(u: float, q: float) -> float:
+    """Years already aligned, ``floor(log u / log(1 - q))`` capped at TENURE_MAX: the
+    stationary tenure of a slot whose members leave with probability ``q`` a year (0 when
+    ``q`` is 0 or 1)."""
+    if q <= 0.0 or q >= 1.0:
+        return 0.0
+    return min(math.floor(math.log(u) / math.log1p(-q)), TENURE_MAX)
 
 
 @njit(cache=True, nogil=True)
@@ -160,6 +173,7 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
         ac = math.sqrt(1.0 - rc * rc)
         mc, uc, cc, rep = coh[c, C_MORT], coh[c, C_UPLIFT], coh[c, C_CHURN], coh[c, C_REPL]
         ra, ma, eol = coh[c, C_RISK_AGE], coh[c, C_MORT_AGE], coh[c, C_EOL]
+        seasoned = coh[c, C_STAT] > 0.0 and (ra != 1.0 or ma != 1.0)
         cap = 1.0 - cc
         icc = 1.0 / cc if cc > 0.0 else 0.0
         for b0 in range(0, cap_n, block_size):
@@ -213,6 +227,20 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                         mj = min(mc * rj, cap)
                         mort[j] = mj
                         imort[j] = 1.0 / mj if mj > 0.0 else 0.0
+                # stationary start (ageing cohorts): a starting member has been aligned for a
+                # prior tenure A ~ geometric(its exit probability), capped at TENURE_MAX; its
+                # ageing over A years is applied now (uniform: lower half of the risk word)
+                if t == 0 and seasoned:
+                    for j in range(min(nb, slots[c, 0] - b0)):
+                        ua = (float(np.int64(word_nb(kr, b0 + j) & _LO32)) + 0.5) * TWO32
+                        a = prior_tenure(ua, mort[j] + cc)
+                        if a > 0.0:
+                            r[j] = r[j] * ra**a
+                            mr = mraw[j] * ma**a
+                            mj = min(mr, cap)
+                            mraw[j] = mr
+                            mort[j] = mj
+                            imort[j] = 1.0 / mj if mj > 0.0 else 0.0
                 # ageing of continuing members (vector; skipped when off)
                 if t > 0 and ra != 1.0:
                     for j in range(nb):

@@ -26,7 +26,7 @@ import numpy as np
 
 from vbsim._validate import VbsimInputError, check_array, check_int
 from vbsim.engine import rng, ztable
-from vbsim.engine.reference import member_cost_np
+from vbsim.engine.reference import member_cost_np, prior_tenure_np
 from vbsim.population import Cohort
 
 __all__ = ["ABSENT", "DIED", "LEFT", "STAYED", "PanelDraws", "member_panel", "panel_costs",
@@ -108,6 +108,10 @@ def panel_draws(cohort: Cohort, *, n_members: int, years: int, seed: int, scenar
             mraw = np.where(act & ~nw, mraw * ma, mraw)
         r = np.where(nw, rn, r)
         mraw = np.where(nw, mc * rn, mraw)
+        if t == 0 and cohort.stationary_start and (ra != 1.0 or ma != 1.0):
+            a = prior_tenure_np(rng.unit32_np(rng.lo32_np(words(rng.RISK))),
+                                np.minimum(mraw, 1.0 - cc) + cc)
+            r, mraw = r * ra**a, mraw * ma**a
         mort = np.minimum(mraw, 1.0 - cc)
         keys.append(rng.key_int(seed, s, t + 1, c, rng.CLAIM))
         ue = rng.unit32_np(rng.lo32_np(w))

@@ -20,6 +20,9 @@ Per member slot ``i`` of cohort ``c`` in scenario ``s`` and year ``t`` (docs/eng
 - with ``m = min(mraw, 1 - churn)``: death if ``U < m`` (time ``f = U / m``, cost
   ``x eol_uplift + eol_cost trend_index[s, t]``); leaving if ``m <= U < m + churn`` (time
   ``f = (U - m) / churn``, cost ``x f``); otherwise ``f = 1``; member-months ``12 f``;
+- with ageing on and ``stationary_start``, a starting member (year 1) first ages by a prior
+  tenure ``A = min(floor(log U_A / log(1 - q)), 40)``, ``q = m + churn`` at entry, ``U_A`` from
+  the lower half of ``word(RISK)``: ``r <- r (1 + risk_ageing)^A``, likewise ``mraw``;
 - an exit is refilled at the start of the next year with probability ``replacement`` (the
   upper half of ``word(REPLACE)`` as a uniform); otherwise the slot stays empty.
 """
@@ -31,7 +34,7 @@ import math
 import numpy as np
 
 from vbsim.engine import rng, ztable
-from vbsim.engine.kernel import COST, DEATHS, LEAVERS, MM, NEW, RISK_MM, START
+from vbsim.engine.kernel import COST, DEATHS, LEAVERS, MM, NEW, RISK_MM, START, TENURE_MAX
 
 
 def member_cost_np(fam: int, p: np.ndarray, z: np.ndarray, kc: int, idx: np.ndarray,
@@ -82,6 +85,15 @@ def member_cost_np(fam: int, p: np.ndarray, z: np.ndarray, kc: int, idx: np.ndar
     return tot
 
 
+def prior_tenure_np(u: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Vectorised twin of :func:`vbsim.engine.kernel.prior_tenure`."""
+    q = np.asarray(q, dtype=float)
+    ok = (q > 0.0) & (q < 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.minimum(np.floor(np.log(u) / np.log1p(-np.where(ok, q, 0.5))), TENURE_MAX)
+    return np.where(ok, a, 0.0)
+
+
 def simulate_reference(seed, first, n_scen, years, slots, family, params, coh, ztab,
                        trend_index, thresholds, stats, excess, block=1 << 16):
     """Fill ``stats`` and ``excess`` exactly as the numba kernel does (same arguments)."""
@@ -90,7 +102,8 @@ def simulate_reference(seed, first, n_scen, years, slots, family, params, coh, z
         s = first + sl
         for c in range(slots.shape[0]):
             fam, p = int(family[c]), params[c]
-            sr, rc, mc, uc, cc, rep, ra, ma, eol = (float(v) for v in coh[c])
+            sr, rc, mc, uc, cc, rep, ra, ma, eol, stat = (float(v) for v in coh[c])
+            seasoned = stat > 0 and (ra != 1.0 or ma != 1.0)
             ac = math.sqrt(1.0 - rc * rc)
             cap_n = int(slots[c, years - 1])
             for b0 in range(0, cap_n, block):
@@ -116,6 +129,12 @@ def simulate_reference(seed, first, n_scen, years, slots, family, params, coh, z
                     z = np.where(new, e, rc * z + ac * e)
                     r = np.where(new, rn, r)
                     mraw = np.where(new, mc * rn, mraw)
+                    if t == 0 and seasoned:  # stationary prior tenure of starting members
+                        a = prior_tenure_np(rng.unit32_np(rng.lo32_np(words(rng.RISK))),
+                                            np.minimum(mraw, 1.0 - cc) + cc)
+                        start = new & (idx < slots[c, 0])
+                        r = np.where(start, r * ra**a, r)
+                        mraw = np.where(start, mraw * ma**a, mraw)
                     mort = np.minimum(mraw, 1.0 - cc)
                     kc = rng.key_int(seed, s, t + 1, c, rng.CLAIM)
                     x = member_cost_np(fam, p, z, kc, idx, ztab[c]) * r * trend_index[sl, t]
