@@ -400,6 +400,9 @@ def report(res: dict[str, Any], mode: str, png: Path | None) -> str:
     return "\n".join(lines)
 
 
+QUIET = ("The 1-minute load average was below 1 when the run started (no other jobs; the later "
+         "loads are the benchmark's own), so the numbers represent the 2-core machine; single "
+         "runs still vary by 10-20%.")
 NOISE = ("These timings were taken on a shared 2-core machine while other engineers' test "
          "suites were running (see the load averages above: a load above 2 means the benchmark "
          "got only part of the two cores), so they are noisy and pessimistic; re-run on a quiet "
@@ -417,13 +420,15 @@ def main() -> None:
     ap.add_argument("--png", type=Path, default=scaling.PNG)
     ap.add_argument("--no-write", action="store_true", help="print only")
     ap.add_argument("--json", type=Path, default=None, help="also dump the raw results here")
-    ap.add_argument("--noise-note", default=NOISE)
+    ap.add_argument("--noise-note", default=None,
+                    help="text of the noise note (default: chosen from the load at the start)")
     a = ap.parse_args()
     mode = "quick" if a.quick else "full" if a.full else "default"
     t0 = time.perf_counter()
     res: dict[str, Any] = {"command": "python benchmarks/run_all.py"
                            + {"quick": " --quick", "full": " --full"}.get(mode, ""),
-                           "noise_note": a.noise_note}
+                           "noise_note": a.noise_note or (
+                               QUIET if os.getloadavg()[0] < 1.0 else NOISE)}
 
     print("== machine", flush=True)
     res["machine"] = machine()
