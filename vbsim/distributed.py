@@ -99,8 +99,10 @@ def _from_json(population: str, drivers: str) -> tuple[Any, Any]:
 
 def _fingerprint(population: Any, drivers: Any, years: int, seed: int,
                  thresholds: Sequence[float]) -> str:
+    from .engine import ENGINE_VERSION  # blocks from another engine version never mix
+
     text = json.dumps([population.to_json(), drivers.to_json(), years, seed,
-                       [float(t) for t in thresholds]], sort_keys=True)
+                       [float(t) for t in thresholds], ENGINE_VERSION], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
