@@ -188,6 +188,9 @@ class Cohort:
     def expected_cost_pbpy(self) -> float:
         """Expected cost per member-year of a year-1 member (risk mix, deaths, churn).
 
+        Before ageing: a stationary start with ``risk_ageing`` raises year-1 risk scores and
+        costs alike by ``E[(1 + risk_ageing)^A]`` (the risk-adjusted benchmark stays fair).
+
         >>> c = Cohort("a", 10, Lognormal(mean=100.0, cv=1.0), risk_sd=0.0, mortality=0.1,
         ...            eol_uplift=3.0, churn=0.0)
         >>> round(c.expected_cost_pbpy(), 6)  # (0.9 x 100 + 0.1 x 300) / (0.9 + 0.1 x 0.5)
