@@ -58,7 +58,7 @@ def test_mortality_ageing_deaths_match_survival_curve():
 def test_stationary_start_keeps_a_stable_panel_stationary():
     """Constant exit hazard q, every exit refilled: a slot's tenure is geometric(q), so with the
     stationary start the mean risk score is the same every year, E[(1 + a)^min(A, 40)]."""
-    a, m, churn, n, scen, years = 0.03, 0.05, 0.15, 2_000, 40, 6
+    a, m, churn, scen, years = 0.03, 0.05, 0.15, 40, 6
     q = m + churn
     k = np.arange(40)
     exact = np.sum(q * (1 - q) ** k * (1 + a) ** k) + (1 - q) ** 40 * (1 + a) ** 40
