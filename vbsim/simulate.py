@@ -46,7 +46,7 @@ __all__ = ["simulate", "CostPaths", "DEFAULT_BLOCK_SIZE"]
 #: ``CostPaths`` is a plain :class:`xarray.Dataset` (dims scenario, year, cohort, threshold).
 CostPaths = xr.Dataset
 
-DEFAULT_BLOCK_SIZE = 1024  # members per block: 3 float arrays of 8 KiB stay in L1/L2 cache
+DEFAULT_BLOCK_SIZE = 1024  # members per block: ~17 arrays of 8 KiB stay in L2 (docs/engine.md)
 _NS_PER_MEMBER_YEAR = 10.0  # rough speed used only to decide on a progress bar and chunking
 _CHUNK_SECONDS = 0.5
 
