@@ -271,14 +271,15 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                     zt = ztab[c]
                     z_lo, ih, top, z_hi, z0 = zt[0], zt[1], zt[2] - 1e-9, zt[3], p[7]
                     n_fb = 0
-                    for j in range(nb):
-                        zj = z[j]
-                        v = min(max((zj - z_lo) * ih, 0.0), top)
+                    for j in range(nb):  # log-cost from the table (split: ~7% faster)
+                        v = min(max((z[j] - z_lo) * ih, 0.0), top)
                         k = np.int32(v)
                         f = v - float(k)
                         i4 = 4 + 4 * k
-                        g = zt[i4] + f * (zt[i4 + 1] + f * (zt[i4 + 2] + f * zt[i4 + 3]))
-                        x[j] = 0.0 if zj < z0 else fexp_nb(g) * (r[j] * tr)
+                        ee[j] = zt[i4] + f * (zt[i4 + 1] + f * (zt[i4 + 2] + f * zt[i4 + 3]))
+                    for j in range(nb):
+                        zj = z[j]
+                        x[j] = 0.0 if zj < z0 else fexp_nb(ee[j]) * (r[j] * tr)
                         o = occ[j]
                         fj = (zj >= z0) & ((zj < z_lo) | (zj >= z_hi)) & ((o == 1) | (o == 2))
                         fb[j] = fj
