@@ -207,9 +207,12 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                 # pass 2 (entrants only): risk score and death probability; words (scalar),
                 # then normal and exp on the packed list (vector), then scattered back
                 if all_new:  # everyone enters (year 1 of a full block): no packing
+                    for j in range(nb):  # split loops: ~10% faster on one-year runs
+                        ee[j] = ninv32_nb(np.int64(wr[j] >> _S32))
                     for j in range(nb):
-                        rj = fexp_nb(sr * ninv32_nb(np.int64(wr[j] >> _S32)) - hsr2)
-                        r[j] = rj
+                        r[j] = fexp_nb(sr * ee[j] - hsr2)
+                    for j in range(nb):
+                        rj = r[j]
                         mraw[j] = mc * rj
                         mj = min(mc * rj, cap)
                         mort[j] = mj
@@ -218,7 +221,9 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                     for k in range(n_in):
                         wr[k] = word_nb(kr, b0 + newi[k])
                     for k in range(n_in):
-                        rr[k] = fexp_nb(sr * ninv32_nb(np.int64(wr[k] >> _S32)) - hsr2)
+                        rr[k] = ninv32_nb(np.int64(wr[k] >> _S32))
+                    for k in range(n_in):
+                        rr[k] = fexp_nb(sr * rr[k] - hsr2)
                     for k in range(n_in):
                         j = newi[k]
                         rj = rr[k]
