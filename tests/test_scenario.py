@@ -93,6 +93,22 @@ def test_standard_cohort_entry(tmp_path: Path) -> None:
         scenario.load(bad)
 
 
+def test_member_dynamics_fields(tmp_path: Path) -> None:
+    """Growth, ageing, end-of-life amount and the stationary start are scenario fields."""
+    text = BASE.replace(
+        'members = 100\n',
+        'members = 100\ngrowth = 0.05\ngrowth_start = 3\nrisk_ageing = 0.03\n'
+        'mortality_ageing = 0.09\neol_cost = 20000.0\nstationary_start = false\n')
+    sc = scenario.load(_write(tmp_path, text))
+    (c,) = sc.population.cohorts
+    assert (c.growth, c.growth_start, c.risk_ageing, c.mortality_ageing, c.eol_cost,
+            c.stationary_start) == (0.05, 3, 0.03, 0.09, 20000.0, False)
+    assert c.slots(4).tolist() == [100, 100, 105, 110]
+    bad = _write(tmp_path, text.replace("growth = 0.05", "growth = 2.0"))
+    with pytest.raises(VbsimInputError, match=r"Cohort.growth must be in \[0, 1\]"):
+        scenario.load(bad)
+
+
 def test_trend_file(tmp_path: Path) -> None:
     (tmp_path / "trend.csv").write_text("year,trend,benchmark_trend\n1,0.05,0.04\n2,0.09,0.05\n")
     sc = scenario.load(_write(tmp_path, BASE + '\n[drivers]\ntrend_file = "trend.csv"\n'))
