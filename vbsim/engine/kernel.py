@@ -187,8 +187,9 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
             for t in range(years):
                 # slots opening this year (the starting members in year 1, joiners later)
                 n_open = min(nb, slots[c, t] - b0)
-                for j in range(n_open):
-                    occ[j] = 2 if occ[j] == 3 else occ[j]
+                if t == 0 or slots[c, t] > slots[c, t - 1]:
+                    for j in range(n_open):
+                        occ[j] = 2 if occ[j] == 3 else occ[j]
                 kl = key_nb(useed, s, t + 1, c, LATENT)
                 kr = key_nb(useed, s, t + 1, c, RISK)
                 kc = key_nb(useed, s, t + 1, c, CLAIM)
