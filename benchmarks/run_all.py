@@ -428,6 +428,8 @@ def main() -> None:
     res: dict[str, Any] = {"command": "python benchmarks/run_all.py"
                            + {"quick": " --quick", "full": " --full"}.get(mode, ""),
                            "noise_note": a.noise_note or (
+                               # assumption: a 1-minute load below 1 on 2 cores means no
+                               # other job holds a core when the run starts
                                QUIET if os.getloadavg()[0] < 1.0 else NOISE)}
 
     print("== machine", flush=True)

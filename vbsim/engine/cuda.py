@@ -38,10 +38,23 @@ import numpy as np
 
 from vbsim._validate import VbsimInputError
 from vbsim.engine import rng
+from vbsim.engine.kernel import (  # the per-cohort column layout, shared with the CPU kernel
+    C_CHURN,
+    C_EOL,
+    C_MORT,
+    C_MORT_AGE,
+    C_REPL,
+    C_RHO,
+    C_RISK_AGE,
+    C_RISK_SD,
+    C_STAT,
+    C_UPLIFT,
+    N_STATS,
+    TENURE_MAX,
+)
 
 __all__ = ["cuda_available", "simulate_chunk_cuda", "N_STATS"]
 
-N_STATS = 7  # columns of vbsim.engine.STATS (MM, COST, RISK_MM, DEATHS, START, NEW, LEAVERS)
 _STREAMS = (rng.LATENT, rng.RISK, rng.CLAIM, rng.REPLACE)  # key columns 0..3
 _QB = 16  # quantities reduced together in one shared-memory pass (16 x threads doubles)
 DEFAULT_THREADS = 128  # threads (members) per block: assumption, tuned on an H100 (docs/gpu.md)
@@ -60,17 +73,13 @@ _TWO53 = rng.TWO53
 _HALF53 = rng.HALF53
 _P_LOW = rng.P_LOW
 _P_HIGH = rng.P_HIGH
-# The engine's central inverse normal is a cubic Hermite table (rng.TABLE); older engines used
-# Acklam's central rational, which the device code also carries so the port follows either.
-_HAS_TABLE = hasattr(rng, "TABLE")
-_NTAB = float(getattr(rng, "NTAB", 1))
+_NTAB = float(rng.NTAB)  # the 53-bit inverse normal's cubic Hermite table (rng.TABLE)
 _TWO32 = rng.TWO32
 _NCELLS = float(rng.NCELLS)
 _LOG_CELLS = rng.LOG_CELLS
 _KEYMIN = rng._KEYMIN
 _LO32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
-_TENURE_MAX = 40.0  # vbsim.engine.kernel.TENURE_MAX
 cuda: Any = None  # numba.cuda, imported on first use (see _kernels)
 
 
@@ -122,26 +131,17 @@ def _kernels(nt: int) -> tuple[Any, Any]:
 
     @dev
     def ninv_central(p, tab):
-        if _HAS_TABLE:
-            v = p * _NTAB
-            k = int(v)
-            f = v - k
-            t0 = tab[2 * k]
-            d0 = tab[2 * k + 1]
-            t1 = tab[2 * k + 2]
-            d1 = tab[2 * k + 3]
-            f2 = f * f
-            f3 = f2 * f
-            return ((2.0 * f3 - 3.0 * f2 + 1.0) * t0 + (f3 - 2.0 * f2 + f) * d0
-                    + (3.0 * f2 - 2.0 * f3) * t1 + (f3 - f2) * d1)
-        q = p - 0.5
-        r = q * q
-        return (((((((-3.969683028665376e01 * r + 2.209460984245205e02) * r
-                     - 2.759285104469687e02) * r + 1.383577518672690e02) * r
-                   - 3.066479806614716e01) * r + 2.506628277459239e00) * q)
-                / (((((-5.447609879822406e01 * r + 1.615858368580409e02) * r
-                      - 1.556989798598866e02) * r + 6.680131188771972e01) * r
-                    - 1.328068155288572e01) * r + 1.0))
+        v = p * _NTAB
+        k = int(v)
+        f = v - k
+        t0 = tab[2 * k]
+        d0 = tab[2 * k + 1]
+        t1 = tab[2 * k + 2]
+        d1 = tab[2 * k + 3]
+        f2 = f * f
+        f3 = f2 * f
+        return ((2.0 * f3 - 3.0 * f2 + 1.0) * t0 + (f3 - 2.0 * f2 + f) * d0
+                + (3.0 * f2 - 2.0 * f3) * t1 + (f3 - f2) * d1)
 
     @dev
     def ninv_tail(p):
@@ -240,17 +240,17 @@ def _kernels(nt: int) -> tuple[Any, Any]:
         n_thr = thresholds.size
         nq = N_STATS + n_thr
         fam = family[c]
-        sr = coh[c, 0]
-        rc = coh[c, 1]
+        sr = coh[c, C_RISK_SD]
+        rc = coh[c, C_RHO]
         ac = math.sqrt(1.0 - rc * rc)
-        mc = coh[c, 2]
-        uc = coh[c, 3]
-        cc = coh[c, 4]
-        rep = coh[c, 5]
-        ra = coh[c, 6]
-        ma = coh[c, 7]
-        eol = coh[c, 8]
-        seasoned = coh[c, 9] > 0.0 and (ra != 1.0 or ma != 1.0)
+        mc = coh[c, C_MORT]
+        uc = coh[c, C_UPLIFT]
+        cc = coh[c, C_CHURN]
+        rep = coh[c, C_REPL]
+        ra = coh[c, C_RISK_AGE]
+        ma = coh[c, C_MORT_AGE]
+        eol = coh[c, C_EOL]
+        seasoned = coh[c, C_STAT] > 0.0 and (ra != 1.0 or ma != 1.0)
         cap = 1.0 - cc
         occ = 3  # 0 empty, 1 occupied, 2 to be filled, 3 not yet open
         z = 0.0
@@ -277,7 +277,7 @@ def _kernels(nt: int) -> tuple[Any, Any]:
                         q = min(mraw, cap) + cc
                         if q > 0.0 and q < 1.0:
                             ua = (float(np.int64(word(kr, i) & _LO32)) + 0.5) * _TWO32
-                            a = min(math.floor(math.log(ua) / math.log1p(-q)), _TENURE_MAX)
+                            a = min(math.floor(math.log(ua) / math.log1p(-q)), TENURE_MAX)
                             r = r * ra**a
                             mraw = mraw * ma**a
                     z = e
@@ -438,7 +438,7 @@ stats, excess
         return
     per_scen = n_tiles * years * nq * 8
     chunk = int(max(1, min(65_535, n_scen, max_partial_bytes // per_scen)))
-    tab = rng.TABLE if _HAS_TABLE else np.zeros(4)
+    tab = rng.TABLE
     d = {name: cuda.to_device(np.ascontiguousarray(a)) for name, a in (
         ("slots", slots), ("family", np.asarray(family, dtype=np.int64)),
         ("params", np.asarray(params, dtype=np.float64)),

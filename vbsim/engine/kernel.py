@@ -23,7 +23,6 @@ from vbsim.engine.rng import (
     LATENT,
     REPLACE,
     RISK,
-    TWO32,
     fexp_nb,
     key_nb,
     mix_nb,
@@ -31,6 +30,7 @@ from vbsim.engine.rng import (
     ninv_nb,
     phi_nb,
     sf_nb,
+    unit32_nb,
     unit_nb,
     word_nb,
 )
@@ -43,8 +43,9 @@ N_STATS = 7
 # columns of the per-cohort member-dynamics matrix ``coh`` (vbsim.engine.COHORT_COLUMNS)
 C_RISK_SD, C_RHO, C_MORT, C_UPLIFT, C_CHURN, C_REPL, C_RISK_AGE, C_MORT_AGE, C_EOL, C_STAT = (
     range(10))
-N_COH = 10
-#: Longest prior tenure given to a starting member (stationary start, years).
+#: Longest prior tenure given to a starting member (stationary start), years. Assumption: a
+#: Medicare beneficiary is rarely aligned to one ACO for longer; the cap also keeps
+#: ``(1 + risk_ageing)^A`` finite when exits are rare.
 TENURE_MAX = 40.0
 _LO32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
@@ -238,7 +239,7 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                 # ageing over A years is applied now (uniform: lower half of the risk word)
                 if t == 0 and seasoned:
                     for j in range(min(nb, slots[c, 0] - b0)):
-                        ua = (float(np.int64(word_nb(kr, b0 + j) & _LO32)) + 0.5) * TWO32
+                        ua = unit32_nb(np.int64(word_nb(kr, b0 + j) & _LO32))
                         a = prior_tenure(ua, mort[j] + cc)
                         if a > 0.0:
                             r[j] = r[j] * ra**a
@@ -309,9 +310,7 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                 for j in range(nb):
                     o = occ[j]
                     act = (o == 1) | (o == 2)
-                    # lower 32 bits as a signed int32 (converts in vector registers), shifted
-                    ue = (float(np.int32(np.int64(w[j] & _LO32) - 2147483648)) + 2147483648.5
-                          ) * TWO32
+                    ue = unit32_nb(np.int64(w[j] & _LO32))
                     mj = mort[j]
                     dead = act & (ue < mj)
                     left = act & (ue >= mj) & (ue < mj + cc)
@@ -328,7 +327,7 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                     for j in range(nb):
                         if occ[j] == 2:
                             hp = np.int64(word_nb(kp, b0 + j) >> _S32)
-                            if (float(hp) + 0.5) * TWO32 >= rep:
+                            if unit32_nb(hp) >= rep:
                                 occ[j] = 0
                 a_dead = float(n_dead)
                 a_left = float(n_left)

@@ -322,8 +322,13 @@ def ninv32_nb(u: np.int64) -> float:
 
 @njit(cache=True, inline="always")
 def unit32_nb(u: np.int64) -> float:
-    """Uniform ``(u + 1/2) 2^-32`` in (0, 1) from an integer ``u`` in [0, 2^32)."""
-    return (float(u) + 0.5) * TWO32
+    """Uniform ``(u + 1/2) 2^-32`` in (0, 1) from an integer ``u`` in [0, 2^32).
+
+    Converted through a signed int32 (``u - 2^31``), which AVX2 converts in vector registers
+    (int64 to float64 has no vector instruction there); every step is exact, so the value is
+    that of ``(u + 0.5) 2^-32``.
+    """
+    return (float(np.int32(u - 2147483648)) + 2147483648.5) * TWO32
 
 
 def ninv32_np(u: np.ndarray) -> np.ndarray:
