@@ -7,6 +7,12 @@ terms (every preset) in one fused, threaded numba pass (:mod:`vbsim.contracts._f
 only the requested variables, any other contract with its own vectorised ``settle``. Both give
 the same numbers, bit for bit. The result is one xarray Dataset with a ``contract`` dimension,
 so every comparison between contracts uses common random numbers.
+
+Per-cohort stop-loss attachments (``IndividualStopLoss(attachment={cohort: dollars})``, e.g.
+MSSP's truncation at the 99th percentile of each enrolment type) read the sum over cohorts of
+each cohort's excess at its own attachment (:func:`cohort_excess`), which
+:func:`settlement_context` adds under the stop-loss's attachment key; such contracts settle on
+the numpy path.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import xarray as xr
 
 from ._validate import VbsimInputError, check_real
 from .contracts.settlement import FLAGS as _FLAGS
+from .contracts.stoploss import cohort_values, stop_loss_thresholds
 
 
 def _as_named(contracts: Any) -> dict[str, Any]:
@@ -57,13 +64,92 @@ def needed_thresholds(contracts: Any) -> tuple[float, ...]:
         contracts = [contracts]
     out: set[float] = set()
     for c in contracts:
-        out.update(float(t) for t in getattr(c, "thresholds", ()))
+        out.update(stop_loss_thresholds(c))
     return tuple(sorted(out))
+
+
+def _as_list(contracts: Any) -> list[Any]:
+    if contracts is None:
+        return []
+    if isinstance(contracts, Mapping):
+        return list(contracts.values())
+    if hasattr(contracts, "settle"):
+        return [contracts]
+    return list(contracts)
+
+
+def _cohort_keys(contracts: Any) -> list[tuple[tuple[str, float], ...]]:
+    """The per-cohort attachments (stored tuples) of the contracts' individual stop-losses."""
+    keys: list[tuple[tuple[str, float], ...]] = []
+    for c in _as_list(contracts):
+        for sl in _stop_losses(c):
+            a = getattr(sl, "attachment", None)
+            if isinstance(a, tuple) and a not in keys:
+                keys.append(a)
+    return keys
+
+
+def _same_key(a: Any, b: Any) -> bool:
+    """Whether two ``excess`` keys name the same entry (floats: within 1e-9; tuples: equal)."""
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        return a == b
+    return math.isclose(float(a), float(b))
+
+
+def cohort_excess(paths: xr.Dataset, attachment: Any, *,
+                  field: str = "attachment") -> np.ndarray:
+    """Sum over cohorts of each cohort's excess at its own attachment, array (scenario, year).
+
+    ``attachment`` maps every cohort of the paths to a threshold the paths were simulated with
+    (a number applies to every cohort). A cohort left out, or a name that is not a cohort of
+    the paths, is an error naming them: a per-cohort attachment is per enrolment type, and a
+    silently unattached cohort would overstate the ACO's risk.
+
+    >>> import vbsim
+    >>> pop = vbsim.Population([
+    ...     vbsim.Cohort("aged", 300, vbsim.costs.Lognormal(mean=1e4, cv=2)),
+    ...     vbsim.Cohort("esrd", 20, vbsim.costs.Lognormal(mean=8e4, cv=1.5))])
+    >>> paths = vbsim.simulate(pop, n_scenarios=5, seed=1, thresholds=[50_000, 200_000])
+    >>> exc = cohort_excess(paths, {"aged": 50_000, "esrd": 200_000})
+    >>> by_hand = (paths["excess"].sel(cohort="aged", threshold=50_000)
+    ...            + paths["excess"].sel(cohort="esrd", threshold=200_000))
+    >>> bool(np.allclose(exc, by_hand.transpose("scenario", "year").values))
+    True
+    """
+    att = cohort_values(field, attachment)
+    cohorts = [str(c) for c in paths["cohort"].values]
+    pairs = dict(att) if isinstance(att, tuple) else {c: att for c in cohorts}
+    missing = [c for c in cohorts if c not in pairs]
+    unknown = [k for k in pairs if k not in cohorts]
+    if missing or unknown:
+        raise VbsimInputError(
+            f"{field}: a per-cohort attachment must name every cohort of the population and "
+            f"only those; missing {missing}, not cohorts {unknown}; cohorts: {cohorts}")
+    thr = (paths["threshold"].values.astype(float) if "threshold" in paths.dims
+           else np.zeros(0))
+    idx = []
+    for c in cohorts:
+        hit = np.flatnonzero(np.isclose(thr, pairs[c]))
+        if not hit.size:
+            need = sorted(set(pairs.values()))
+            raise VbsimInputError(
+                f"{field}[{c!r}] = {pairs[c]:g} is not a simulated threshold; simulate with "
+                f"thresholds={tuple(need)} (vbsim.run does this for you)")
+        idx.append(int(hit[0]))
+    if len(set(idx)) == 1:  # one attachment for all: exactly the summed excess
+        exc = paths["excess"].sum("cohort").transpose("scenario", "year", "threshold").values
+        return exc[..., idx[0]]
+    e = paths["excess"].transpose("scenario", "year", "cohort", "threshold").values
+    tot = np.zeros(e.shape[:2])
+    for j, k in enumerate(idx):
+        tot += e[:, :, j, k]
+    return tot
 
 
 def settlement_context(
     paths: xr.Dataset,
     *,
+    contracts: Any = None,
     revenue_share: float | None = None,
     expected_savings_rate: float = 0.0,
     **context: Any,
@@ -75,6 +161,9 @@ def settlement_context(
     scenario; when omitted, no ``revenue`` enters the context. ``expected_savings_rate`` s sets the
     benchmark to the engine's benchmark / (1 - s): the provider's expected cost sits a share s
     below its benchmark (historical efficiency; 0 puts the benchmark at expected cost).
+    ``contracts`` (optional) adds the ``excess`` / ``expected_excess`` entries their per-cohort
+    stop-loss attachments read (keyed by the stop-loss's ``attachment`` tuple; see
+    :func:`cohort_excess`).
 
     >>> import vbsim
     >>> pop = vbsim.Population([vbsim.Cohort("all", 200, vbsim.costs.Lognormal(mean=1e4, cv=2))])
@@ -102,16 +191,26 @@ def settlement_context(
         ctx["excess"] = {
             float(t): exc[..., k] for k, t in enumerate(paths["threshold"].values)
         }
+        for key in _cohort_keys(contracts):
+            ctx["excess"][key] = cohort_excess(paths, key, field=_field(key))
         # Expected recoveries for loaded stop-loss premiums: the mean over scenarios, per year.
         ctx["expected_excess"] = {
             t: np.broadcast_to(v.mean(axis=0, keepdims=True), v.shape)
             for t, v in ctx["excess"].items()
         }
+    elif _cohort_keys(contracts):
+        cohort_excess(paths, _cohort_keys(contracts)[0],
+                      field=_field(_cohort_keys(contracts)[0]))  # raises: no thresholds
     if revenue_share is not None:
         check_real("revenue_share", revenue_share, 0.0, 10.0)
         ctx["revenue"] = revenue_share * ctx["expenditure"]
     ctx.update(context)
     return ctx
+
+
+def _field(key: tuple[tuple[str, float], ...]) -> str:
+    inner = ", ".join(f"{k!r}: {v:g}" for k, v in key)
+    return f"IndividualStopLoss.attachment {{{inner}}}"
 
 
 def evaluate(
@@ -167,7 +266,7 @@ def evaluate(
             f"the cost paths lack thresholds {missing} that the contracts need; simulate with "
             f"thresholds={needed_thresholds(named)} (vbsim.run does this for you)"
         )
-    ctx = settlement_context(paths, revenue_share=revenue_share,
+    ctx = settlement_context(paths, contracts=named, revenue_share=revenue_share,
                              expected_savings_rate=expected_savings_rate, **context)
     scen, years = paths["scenario"].values, paths["year"].values
     shape = (len(scen), len(years))
@@ -197,21 +296,25 @@ def _settle_all(cs: list[Any], ctx: dict[str, Any], shape: tuple[int, int],
     from .contracts.settlement import prepare
 
     names = _variable_names(variables)
-    compiled = ([_fast.compile_contract(c, ctx) for c in cs] if _fast.plain_context(ctx, shape)
-                else [None] * len(cs))
+    # The kernel reads single-threshold excess only: per-cohort entries (tuple keys) stay out.
+    fctx = {k: ({t: a for t, a in v.items() if not isinstance(t, tuple)}
+                if k in ("excess", "expected_excess") and isinstance(v, dict) else v)
+            for k, v in ctx.items()}
+    compiled = ([_fast.compile_contract(c, fctx) for c in cs]
+                if _fast.plain_context(fctx, shape) else [None] * len(cs))
     fast = [i for i, c in enumerate(compiled) if c is not None]
     slow = [i for i, c in enumerate(compiled) if c is None]
     if fast:
         # The numpy path validates its context in every chunk of every contract; the same
         # checks (ranges, finiteness, unknown names) once here, on the entries they would see.
-        need = {float(t) for i in fast for t in getattr(cs[i], "thresholds", ())}
-        check = _ctx_for(_Needs(need), ctx)
+        need = {t for i in fast for t in stop_loss_thresholds(cs[i])}
+        check = _ctx_for(_Needs(need), fctx)
         prepare(check.pop("benchmark"), check.pop("expenditure"), check)
     out = {k: np.zeros((len(cs),) + shape, dtype=bool if k in _FLAGS else float)
            for k in names}
     threads = _threads()
     if fast:
-        _fast.settle_into([compiled[i] for i in fast], ctx, shape, out, threads, rows=fast)
+        _fast.settle_into([compiled[i] for i in fast], fctx, shape, out, threads, rows=fast)
 
     def one(i: int) -> None:
         settle_arrays(cs[i], _ctx_for(cs[i], ctx), shape, names,
@@ -365,13 +468,22 @@ def _truncated_benchmark(contract: Any, ctx: dict[str, Any]) -> np.ndarray:
 
     The engine's benchmark is untruncated expected cost; a program that truncates member costs
     at t builds its benchmark on truncated costs too. Each year's benchmark is scaled by
-    1 - E[excess above t] / E[cost], expectations taken over scenarios.
+    1 - E[excess above t] / E[cost], expectations taken over scenarios. With per-cohort
+    attachments the excess is the sum over cohorts of each cohort's excess at its own
+    attachment (the same entry the stop-loss settles on).
     """
     bench = ctx["benchmark"]
     for sl in _stop_losses(contract):
         if getattr(sl, "truncates_benchmark", False):
-            t = float(sl.attachment)
-            exc = next(v for k, v in ctx["excess"].items() if math.isclose(k, t))
+            key = sl.attachment
+            exc = next((v for k, v in (ctx.get("excess") or {}).items() if _same_key(k, key)),
+                       None)
+            if exc is None:
+                what = _field(key) if isinstance(key, tuple) else f"threshold {key:g}"
+                raise VbsimInputError(
+                    f"the context has no excess at {what}, which truncates the benchmark; "
+                    "build it with settlement_context(paths, contracts=[...]) from paths "
+                    "simulated with the contract's thresholds")
             share = exc.mean(axis=0, keepdims=True) / ctx["expenditure"].mean(axis=0,
                                                                               keepdims=True)
             bench = bench * (1.0 - share)
@@ -383,6 +495,14 @@ def _stop_losses(contract: Any) -> tuple[Any, ...]:
     if sl is None:
         return ()
     return tuple(sl) if isinstance(sl, (tuple, list)) else (sl,)
+
+
+def _excess_keys(contract: Any) -> list[Any]:
+    """The ``excess`` keys a contract reads: its individual stop-losses' attachments (floats
+    or per-cohort tuples), or for any other object its ``thresholds``."""
+    if hasattr(contract, "stop_loss") and hasattr(contract, "sharing"):
+        return [sl.attachment for sl in _stop_losses(contract) if hasattr(sl, "thresholds")]
+    return [float(t) for t in getattr(contract, "thresholds", ())]
 
 
 def context_for(contract: Any, ctx: dict[str, Any]) -> dict[str, Any]:
@@ -402,11 +522,11 @@ def _ctx_for(contract: Any, ctx: dict[str, Any]) -> dict[str, Any]:
     out = dict(ctx)
     if any(getattr(s, "truncates_benchmark", False) for s in _stop_losses(contract)):
         out["benchmark"] = _truncated_benchmark(contract, ctx)
-    need = getattr(contract, "thresholds", ())
+    need = _excess_keys(contract)
     for key in ("excess", "expected_excess"):
         if key in ctx:
             out[key] = {t: v for t, v in ctx[key].items()
-                        if any(math.isclose(t, float(n)) for n in need)}
+                        if any(_same_key(t, n) for n in need)}
             if not out[key]:
                 del out[key]
     return out

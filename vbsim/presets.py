@@ -14,6 +14,7 @@ default), [A] an assumption. docs/contracts.md lists every number with its tag.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from vbsim._validate import VbsimInputError, check_choice, check_int, check_real
@@ -55,7 +56,7 @@ def mssp(
     assigned_beneficiaries: int | None = None,
     sequestration: float = 0.02,
     name: str | None = None,
-    truncation: float | None = None,
+    truncation: float | Mapping[str, float] | None = None,
 ) -> Contract:
     """MSSP PY2023+ BASIC level A-E or ENHANCED (DOMAIN.md s.2).
 
@@ -76,8 +77,11 @@ def mssp(
         otherwise ``settle`` needs context ``assigned_beneficiaries``.
     sequestration : 2% [C].
     truncation : per-member annual cost at which expenditure is truncated, in the benchmark and
-        the performance year alike (the program uses the national 99th percentile [C]; its dollar
-        value is an input here). None: no truncation.
+        the performance year alike (the program uses the national 99th percentile of each
+        enrolment type [C, DOMAIN.md s.1-2]; its dollar value is an input here): one number, or
+        a mapping cohort name -> dollars naming every cohort of the population (e.g.
+        :func:`cohort_truncation` of the population, the model's own 99th percentiles).
+        None: no truncation.
 
     Examples
     --------
@@ -109,7 +113,15 @@ def mssp(
         sharing = TwoSidedRisk(rate=rate, loss_rate=loss_rate, msr=msr, mlr=None, cap=cap,
                                loss_limit_benchmark=lim_bm, loss_limit_revenue=lim_rev)
     label = "ENHANCED" if level == "ENHANCED" else f"BASIC {level}"
-    if truncation is not None:
+    if isinstance(truncation, str):
+        raise VbsimInputError(
+            f"truncation must be a number or a mapping cohort -> dollars; got {truncation!r} "
+            "(a scenario file resolves \"p99\" from its population; in Python use "
+            "truncation=presets.cohort_truncation(population))")
+    if isinstance(truncation, Mapping):
+        note += ", truncation per cohort at " + ", ".join(
+            f"{k} ${float(v):,.0f}" for k, v in sorted(truncation.items()))
+    elif truncation is not None:
         note += f", truncation at ${truncation:,.0f} per member"
     return Contract(
         name=name or f"MSSP {label}",
@@ -120,6 +132,27 @@ def mssp(
         source=(f"MSSP PY2023+ {label} (DOMAIN.md s.2): rates, caps, gate, sequestration [C]; "
                 "BASIC loss rate and loss limits [R]; MSR default = size table [A]" + note),
     )
+
+
+def cohort_truncation(population: Any, q: float = 0.99, trend: float = 0.0) -> dict[str, float]:
+    """Each cohort's model ``q``-quantile of a member's annual cost, ``{cohort name: dollars}``:
+    the ``truncation`` of :func:`mssp` per enrolment type without typing numbers.
+
+    MSSP truncates at the national 99th percentile of each enrolment type [C, DOMAIN.md s.1-2];
+    here the quantile is the population model's own (:func:`vbsim.reality.truncation_points`),
+    at cost level ``1 + trend`` (assumption: one point for every simulated year).
+
+    >>> import vbsim
+    >>> pop = vbsim.Population([vbsim.Cohort("a", 10, vbsim.costs.Lognormal(mean=1.0, cv=1.0),
+    ...                                      risk_sd=0.0, mortality=0.0)])
+    >>> t = cohort_truncation(pop)["a"]
+    >>> round(float(pop[0].cost.cdf(t)), 6)
+    0.99
+    """
+    from vbsim.reality import truncation_points
+
+    pts = truncation_points(population, q, trend)
+    return {c.name: float(t) for c, t in zip(population.cohorts, pts, strict=True)}
 
 
 # PY2018 tracks (data/README.md): rate x QS, caps 10/10/15/20% [C]; loss side [R] (42 CFR 425

@@ -15,10 +15,10 @@ Supported: the discount; a quality withhold (benchmark or payment); at most one 
 stop-loss (coinsurance, per-member-month or loaded premium, truncation of the benchmark); shared
 savings, two-sided risk (fixed or quality-dependent loss rate, MSR/MLR fixed or from the size
 table, loss limits, relief), corridors and bundles; a quality gate; pay-for-performance;
-PMPM capitation. Anything else (aggregate stop-loss, several stop-losses, case rates, subclasses,
-DataArray context, a context entry a term needs but that is missing) returns ``None`` from
-:func:`compile_contract`, and :func:`vbsim.evaluate` settles that contract with numpy instead,
-which raises the usual errors.
+PMPM capitation. Anything else (aggregate stop-loss, several stop-losses, a per-cohort
+attachment, case rates, subclasses, DataArray context, a context entry a term needs but that is
+missing) returns ``None`` from :func:`compile_contract`, and :func:`vbsim.evaluate` settles that
+contract with numpy instead, which raises the usual errors.
 """
 
 from __future__ import annotations
@@ -113,7 +113,8 @@ def compile_contract(contract: Any, ctx: dict[str, Any]) -> Compiled | None:
     zero["stop_loss_premium"] = True
     if not sls:
         zero["stop_loss_recoveries"] = zero["stop_loss_hit"] = True
-    elif len(sls) == 1 and type(sls[0]) is IndividualStopLoss:
+    elif (len(sls) == 1 and type(sls[0]) is IndividualStopLoss
+          and not isinstance(sls[0].attachment, tuple)):  # per-cohort attachments: numpy path
         sl = sls[0]
         threshold = _lookup(ctx.get("excess"), sl.attachment)
         if threshold is None:

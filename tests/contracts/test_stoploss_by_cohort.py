@@ -1,0 +1,149 @@
+"""Per-cohort (per enrolment type) stop-loss attachments and MSSP truncation points.
+
+MSSP truncates each beneficiary's cost at the national 99th percentile of its enrolment type
+(DOMAIN.md s.1-2); ``IndividualStopLoss(attachment={cohort: dollars})`` settles on the sum over
+cohorts of each cohort's excess at its own attachment. Checks: the all-equal mapping is the scalar
+form bit for bit; recoveries and the truncated benchmark match sums taken by hand from the
+CostPaths; validation messages name the field; the fused kernel falls back to numpy.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+
+import vbsim
+from vbsim import presets
+from vbsim._validate import VbsimInputError
+from vbsim.contracts import Contract, IndividualStopLoss, TwoSidedRisk, _fast
+
+ev = importlib.import_module("vbsim.evaluate")  # the module (vbsim.evaluate is the function)
+T_LO, T_HI = 40_000.0, 150_000.0
+
+
+@pytest.fixture(scope="module")
+def paths():
+    pop = vbsim.Population([
+        vbsim.Cohort("aged", 300, vbsim.costs.Lognormal(mean=1.1e4, cv=2.0)),
+        vbsim.Cohort("esrd", 30, vbsim.costs.Lognormal(mean=8e4, cv=1.2)),
+    ])
+    return vbsim.simulate(pop, n_scenarios=40, years=2, seed=11, thresholds=[T_LO, T_HI])
+
+
+def _two_sided(sl) -> Contract:
+    return Contract("c", sharing=TwoSidedRisk(rate=0.5, loss_rate=0.5, msr=0.0, cap=0.2,
+                                              loss_limit_benchmark=0.1), stop_loss=sl)
+
+
+def _by_hand(paths, att: dict) -> np.ndarray:
+    """sum over cohorts of excess(cohort, att[cohort]), (scenario, year), plain numpy."""
+    e = paths["excess"].transpose("scenario", "year", "cohort", "threshold").values
+    thr = list(paths["threshold"].values)
+    cohorts = [str(c) for c in paths["cohort"].values]
+    return sum(e[:, :, cohorts.index(c), thr.index(t)] for c, t in att.items())
+
+
+@pytest.mark.parametrize("make", [
+    lambda a: IndividualStopLoss.truncation(a),
+    lambda a: IndividualStopLoss(attachment=a, coinsurance=0.2, premium_load=0.1),
+    lambda a: IndividualStopLoss(attachment=a, coinsurance=0.0, premium_pmpm=3.0),
+])
+def test_all_equal_mapping_is_the_scalar_form_bit_for_bit(paths, make):
+    scalar, mapped = make(T_LO), make({"aged": T_LO, "esrd": T_LO})
+    assert mapped.thresholds == scalar.thresholds == (T_LO,)
+    st = ev.evaluate(paths, {"s": _two_sided(scalar), "m": _two_sided(mapped)})
+    for v in st.data_vars:
+        np.testing.assert_array_equal(st[v].sel(contract="s").values,
+                                      st[v].sel(contract="m").values, err_msg=v)
+    assert float(np.abs(st["stop_loss_recoveries"]).max()) > 0  # the test bites
+
+
+def test_recoveries_are_each_cohorts_excess_at_its_own_attachment(paths):
+    att = {"aged": T_LO, "esrd": T_HI}
+    sl = IndividualStopLoss(attachment=att, coinsurance=0.25)
+    st = ev.evaluate(paths, _two_sided(sl))
+    want = 0.75 * _by_hand(paths, att)
+    got = st["stop_loss_recoveries"].isel(contract=0).transpose("scenario", "year").values
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    # different from either single attachment, so the cohorts really are told apart
+    for t in (T_LO, T_HI):
+        single = 0.75 * _by_hand(paths, {"aged": t, "esrd": t})
+        assert not np.allclose(got, single)
+    ctx = ev.settlement_context(paths, contracts=[_two_sided(sl)])
+    np.testing.assert_allclose(ctx["expected_excess"][sl.attachment],
+                               np.broadcast_to(_by_hand(paths, att).mean(0), got.shape))
+
+
+def test_benchmark_truncated_by_the_per_cohort_excess_share(paths):
+    att = {"aged": T_LO, "esrd": T_HI}
+    c = _two_sided(IndividualStopLoss.truncation(att))
+    st = ev.evaluate(paths, c)
+    exc = _by_hand(paths, att)
+    cost = paths["cost"].sum("cohort").transpose("scenario", "year").values
+    bench = paths["benchmark"].sum("cohort").transpose("scenario", "year").values
+    want = bench * (1.0 - exc.mean(0) / cost.mean(0))
+    got = st["benchmark"].isel(contract=0).transpose("scenario", "year").values
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    counted = st["counted_expenditure"].isel(contract=0).transpose("scenario", "year").values
+    np.testing.assert_allclose(counted, cost - exc, rtol=1e-12)
+
+
+def test_fast_kernel_falls_back_and_matches_numpy(paths):
+    c = presets.mssp("E", msr=0.0, truncation={"aged": T_LO, "esrd": T_HI})
+    ctx = ev.settlement_context(paths, contracts=[c], revenue_share=0.3)
+    assert _fast.compile_contract(c, ctx) is None
+    ref = c.settle(**ev.context_for(c, ctx)).to_dict()
+    st = ev.evaluate(paths, {"m": c, "s": presets.mssp("E", msr=0.0, truncation=T_LO)},
+                     revenue_share=0.3)
+    for k, v in ref.items():
+        np.testing.assert_array_equal(st[k].sel(contract="m").values, np.asarray(v), err_msg=k)
+    shape = ctx["benchmark"].shape
+    arr = ev.settle_arrays(c, ev.context_for(c, ctx), shape, ["payment"])
+    np.testing.assert_array_equal(arr["payment"], np.asarray(ref["payment"]))
+
+
+@pytest.mark.parametrize("att, msg", [
+    ({"aged": -1.0}, r"IndividualStopLoss.attachment\['aged'\] must be in \(0, inf\)"),
+    ({"aged": float("nan")}, r"IndividualStopLoss.attachment\['aged'\] must be in"),
+    ({"aged": float("inf")}, r"IndividualStopLoss.attachment\['aged'\] must be in"),
+    ({"aged": "lots"}, r"IndividualStopLoss.attachment\['aged'\] must be a number"),
+    ({}, r"IndividualStopLoss.attachment must name at least one cohort"),
+    ({3: 1e5}, r"IndividualStopLoss.attachment keys must be cohort names"),
+    (0.0, r"IndividualStopLoss.attachment must be in \(0, inf\]"),
+])
+def test_validation_names_the_field(att, msg):
+    with pytest.raises(VbsimInputError, match=msg):
+        IndividualStopLoss(attachment=att)
+
+
+def test_stored_form_is_hashable_and_round_trips():
+    sl = IndividualStopLoss({"esrd": 4e5, "aged": 1e5})
+    assert sl.attachment == (("aged", 1e5), ("esrd", 4e5))
+    assert sl.by_cohort == {"aged": 1e5, "esrd": 4e5} and IndividualStopLoss(1e5).by_cohort is None
+    assert hash(sl) == hash(IndividualStopLoss(sl.attachment))
+    assert sl.replace(coinsurance=0.1).attachment == sl.attachment
+    assert sl.replace(attachment={"aged": 2e5}).thresholds == (2e5,)
+
+
+def test_cohorts_must_match_the_population(paths):
+    for att, names in [({"aged": T_LO}, r"missing \['esrd'\]"),
+                       ({"aged": T_LO, "esrd": T_HI, "disabled": T_HI}, r"\['disabled'\]")]:
+        with pytest.raises(VbsimInputError, match=names):
+            ev.evaluate(paths, _two_sided(IndividualStopLoss(att)))
+    with pytest.raises(VbsimInputError, match=r"simulate with thresholds"):
+        ev.evaluate(paths, _two_sided(IndividualStopLoss({"aged": T_LO, "esrd": 99_000})))
+
+
+def test_settle_on_plain_numbers_needs_the_explicit_entry():
+    sl = IndividualStopLoss({"aged": 1e5, "esrd": 4e5}, coinsurance=0.2)
+    c = _two_sided(sl)
+    with pytest.raises(VbsimInputError, match=r"excess=\{stop_loss.attachment: amount\}"):
+        c.settle(benchmark=100e6, expenditure=97e6, excess={1e5: 1e6})
+    s = c.settle(benchmark=100e6, expenditure=97e6, excess={sl.attachment: 1e6})
+    assert s.stop_loss_recoveries == pytest.approx(0.8e6)
+    with pytest.raises(VbsimInputError, match=r"settlement_context\(paths, contracts"):
+        ev.context_for(_two_sided(IndividualStopLoss.truncation(dict(sl.attachment))),
+                       {"benchmark": np.ones((2, 1)), "expenditure": np.ones((2, 1)),
+                        "excess": {1e5: np.zeros((2, 1))}})
