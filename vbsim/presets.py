@@ -30,6 +30,7 @@ from vbsim.contracts import (
     TwoSidedRisk,
     msr_from_table,
 )
+from vbsim.contracts.stoploss import cohort_values
 
 INF = math.inf
 MSSP_LEVELS = ("A", "B", "C", "D", "E", "ENHANCED")
@@ -118,9 +119,11 @@ def mssp(
             f"truncation must be a number or a mapping cohort -> dollars; got {truncation!r} "
             "(a scenario file resolves \"p99\" from its population; in Python use "
             "truncation=presets.cohort_truncation(population))")
-    if isinstance(truncation, Mapping):
+    if truncation is not None:
+        truncation = cohort_values("truncation", truncation)
+    if isinstance(truncation, tuple):
         note += ", truncation per cohort at " + ", ".join(
-            f"{k} ${float(v):,.0f}" for k, v in sorted(truncation.items()))
+            f"{k} ${v:,.0f}" for k, v in truncation)
     elif truncation is not None:
         note += f", truncation at ${truncation:,.0f} per member"
     return Contract(

@@ -18,6 +18,15 @@ A scenario is a TOML file (read with the standard library's ``tomllib``; never e
     [contracts.mssp_e]
     preset = "mssp"
     level = "E"
+    truncation = "p99"         # or 250000.0, or { aged_non_dual = 95000.0, esrd = 420000.0 }
+
+A stop-loss attachment or MSSP truncation point may be one number, a table cohort name ->
+dollars (one per enrolment type; every cohort named), or ``"pNN"`` (e.g. ``"p99"``): each
+cohort's model NN-th percentile of annual member cost, resolved here from the population with
+:func:`vbsim.presets.cohort_truncation` at the drivers' first-year mean trend (MSSP truncates at
+the national 99th percentile of each enrolment type [C, DOMAIN.md s.1-2]). ``"pNN"`` is accepted
+for a preset's ``truncation``, an ``individual_stop_loss`` table's ``attachment`` and an override
+whose path ends in ``attachment``.
 
 Every error names the file, the field path and what is allowed.
 """
@@ -25,6 +34,7 @@ Every error names the file, the field path and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -213,7 +223,9 @@ def from_dict(data: Mapping[str, Any], *, where: str = "scenario",
     contracts = {}
     for name, cspec in contracts_spec.items():
         try:
+            cspec = _resolve_quantiles(cspec, population, drivers, f"contracts.{name}")
             contracts[name] = from_spec(cspec, where=f"contracts.{name}")
+            _check_cohorts(contracts[name], population, f"contracts.{name}")
         except VbsimInputError as exc:
             raise VbsimInputError(f"{where}: {exc}") from None
     return Scenario(
@@ -225,6 +237,78 @@ def from_dict(data: Mapping[str, Any], *, where: str = "scenario",
         settlement=settle,
         **kw,
     )
+
+
+_QUANTILE = re.compile(r"^p(\d{1,2}(?:\.\d+)?)$")
+
+
+def _quantile_points(value: Any, population: Any, drivers: Any, field: str) -> Any:
+    """``"pNN"`` -> ``{cohort: model NN-th percentile}``; anything else unchanged."""
+    if not isinstance(value, str):
+        return value
+    m = _QUANTILE.match(value.strip())
+    if not m or not 0 < float(m.group(1)) < 100:
+        raise VbsimInputError(
+            f"{field} must be a number, a table cohort -> dollars or a percentile such as "
+            f"\"p99\"; got {value!r}")
+    from .presets import cohort_truncation
+
+    tm = drivers.trend_mean
+    trend = float(tm[0] if isinstance(tm, (tuple, list)) else tm)
+    return cohort_truncation(population, float(m.group(1)) / 100.0, trend)
+
+
+def _resolve_quantiles(spec: Any, population: Any, drivers: Any, where: str) -> Any:
+    """A contract spec with every ``"pNN"`` truncation / attachment replaced by its per-cohort
+    points (see the module docstring)."""
+    if not isinstance(spec, Mapping):
+        return spec
+    out = dict(spec)
+    if "preset" in out and "truncation" in out:
+        out["truncation"] = _quantile_points(out["truncation"], population, drivers,
+                                             f"{where}.truncation")
+    if out.get("type") == "individual_stop_loss" and "attachment" in out:
+        out["attachment"] = _quantile_points(out["attachment"], population, drivers,
+                                             f"{where}.attachment")
+    if isinstance(out.get("overrides"), Mapping):
+        ov = dict(out["overrides"])
+        for k, v in ov.items():
+            w = f"{where}.overrides.{k}"
+            if k.endswith("attachment"):
+                ov[k] = _quantile_points(v, population, drivers, w)
+            elif isinstance(v, (Mapping, list, tuple)):
+                ov[k] = _resolve_terms(v, population, drivers, w)
+        out["overrides"] = ov
+    for slot in ("stop_loss",):
+        if slot in out:
+            out[slot] = _resolve_terms(out[slot], population, drivers, f"{where}.{slot}")
+    return out
+
+
+def _check_cohorts(contract: Any, population: Any, where: str) -> None:
+    """Per-cohort attachments must name every cohort of the population, and only those."""
+    names = [c.name for c in population.cohorts]
+    sls = getattr(contract, "stop_loss", None) or ()
+    for i, sl in enumerate(sls if isinstance(sls, tuple) else (sls,)):
+        att = getattr(sl, "attachment", None)
+        if not isinstance(att, tuple):
+            continue
+        keys = [k for k, _ in att]
+        missing = [n for n in names if n not in keys]
+        unknown = [k for k in keys if k not in names]
+        if missing or unknown:
+            what = "truncation" if getattr(sl, "truncates_benchmark", False) else "attachment"
+            raise VbsimInputError(
+                f"{where}: stop_loss[{i}] per-cohort {what} must name every cohort of the "
+                f"population and only those; missing {missing}, not cohorts {unknown}; "
+                f"cohorts: {names}")
+
+
+def _resolve_terms(v: Any, population: Any, drivers: Any, where: str) -> Any:
+    if isinstance(v, (list, tuple)):
+        return [_resolve_quantiles(x, population, drivers, f"{where}[{i}]")
+                for i, x in enumerate(v)]
+    return _resolve_quantiles(v, population, drivers, where)
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

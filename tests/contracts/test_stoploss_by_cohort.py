@@ -147,3 +147,82 @@ def test_settle_on_plain_numbers_needs_the_explicit_entry():
         ev.context_for(_two_sided(IndividualStopLoss.truncation(dict(sl.attachment))),
                        {"benchmark": np.ones((2, 1)), "expenditure": np.ones((2, 1)),
                         "excess": {1e5: np.zeros((2, 1))}})
+
+
+# ----------------------------------------------------------------- scenario files and specs
+TOML = """
+[contracts.by_type]
+preset = "mssp"
+level = "E"
+msr = 0.0
+truncation = { aged_non_dual = 95000, esrd = 420000.0 }
+[contracts.terms]
+name = "terms"
+[contracts.terms.stop_loss]
+type = "individual_stop_loss"
+coinsurance = 0.1
+attachment = { esrd = 4e5, aged_non_dual = 1e5 }
+[contracts.override]
+preset = "mssp"
+level = "E"
+truncation = 2e5
+overrides = { "stop_loss.0.attachment" = { aged_non_dual = 1.5e5, esrd = 5e5 } }
+[contracts.table]
+preset = "reach"
+option = "global"
+overrides = { stop_loss = [{ type = "individual_stop_loss", attachment = { esrd = 1e6 } }] }
+"""
+
+
+def test_toml_contract_specs_accept_per_cohort_values():
+    import tomllib
+
+    from vbsim.contracts import from_spec
+
+    specs = tomllib.loads(TOML)["contracts"]
+    c = {k: from_spec(v, where=f"contracts.{k}") for k, v in specs.items()}
+    sl = c["by_type"].stop_loss[0]
+    assert sl.by_cohort == {"aged_non_dual": 95_000.0, "esrd": 420_000.0}
+    assert sl.truncates_benchmark and "per cohort" in c["by_type"].source
+    assert c["terms"].stop_loss[0].attachment == (("aged_non_dual", 1e5), ("esrd", 4e5))
+    assert c["override"].stop_loss[0].by_cohort == {"aged_non_dual": 1.5e5, "esrd": 5e5}
+    assert c["override"].stop_loss[0].truncates_benchmark
+    assert c["table"].stop_loss[0].attachment == (("esrd", 1e6),)
+    with pytest.raises(VbsimInputError, match=r"^contracts.r.truncation\['esrd'\] must be in"):
+        from_spec({"preset": "mssp", "level": "E", "truncation": {"esrd": -1}},
+                  where="contracts.r")
+    with pytest.raises(VbsimInputError, match=r"contracts.r.stop_loss.attachment\['a'\] must"):
+        from_spec({"name": "x", "stop_loss": {"type": "individual_stop_loss",
+                                              "attachment": {"a": "big"}}}, where="contracts.r")
+
+
+def _scenario(truncation, **extra):
+    return {
+        "simulation": {"n_scenarios": 20, "years": 1, "seed": 3},
+        "population": {"cohorts": [{"standard": "aged_non_dual", "members": 300},
+                                   {"standard": "esrd", "members": 10}]},
+        "drivers": {"trend_mean": 0.04},
+        "contracts": {"t": {"preset": "mssp", "level": "E", "msr": 0.0,
+                            "truncation": truncation, **extra}},
+    }
+
+
+def test_scenario_p99_is_each_cohorts_model_quantile():
+    from vbsim import scenario
+    from vbsim.reality import truncation_points
+
+    sc = scenario.from_dict(_scenario("p99"), where="s.toml")
+    want = truncation_points(sc.population, 0.99, trend=0.04)
+    got = sc.contracts["t"].stop_loss[0].by_cohort
+    assert list(got) == ["aged_non_dual", "esrd"]
+    np.testing.assert_allclose([got["aged_non_dual"], got["esrd"]], want, rtol=1e-12)
+    sc = scenario.from_dict(_scenario(1e5, overrides={"stop_loss.0.attachment": "p95"}))
+    assert set(sc.contracts["t"].stop_loss[0].by_cohort) == {"aged_non_dual", "esrd"}
+    for bad, msg in [("q99", r"s.toml: contracts.t.truncation must be a number, a table"),
+                     ("p100", r"contracts.t.truncation must be"),
+                     ({"aged_non_dual": 1e5}, r"s.toml: contracts.t: stop_loss\[0\] per-cohort "
+                                              r"truncation .* missing \['esrd'\]")]:
+        with pytest.raises(VbsimInputError, match=msg):
+            scenario.from_dict(_scenario(bad), where="s.toml")
+    with pytest.raises(VbsimInputError, match=r"cohort_truncation\(population\)"):
+        presets.mssp("E", truncation="p99")
