@@ -21,7 +21,10 @@ anything user-defined) sharing one member cost model and one set of member dynam
 - an additive end-of-life amount ``eol_cost`` (year-0 dollars, trended) in the death year, on
   top of the ``eol_uplift`` multiple;
 - with ageing on, starting members carry a stationary prior tenure (``stationary_start``) so a
-  stable panel does not drift merely because the simulation starts.
+  stable panel does not drift merely because the simulation starts;
+- cohort transitions: at the start of each year a continuing member moves to another cohort
+  with the probabilities in ``transitions`` (e.g. aged non-dual to high-needs), keeping its
+  latent rank and risk score; from then on it is priced, aged and counted in its new cohort.
 
 Every numeric default carries its source (``/work/shared/DOMAIN.md`` section 5, the public data
 under ``shared/data``) or says "assumption"; see ``docs/engine.md``.
@@ -30,7 +33,7 @@ under ``shared/data``) or says "assumption"; see ``docs/engine.md``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -120,6 +123,18 @@ class Cohort:
         probability, at most 40 years) and starts with that many years of ageing, so a stable
         panel's case mix does not drift merely because the simulation starts. False: everyone
         starts at tenure 0 (a newly formed panel). Default True.
+    transitions : mapping of cohort name to probability
+        Annual probability that a continuing member moves to another cohort of the
+        population, e.g. ``{"high_needs": 0.03}``; each in [0, 1], summing to at most 1. A
+        moved member keeps its latent cost rank and risk score (the sick stay sick) and takes
+        its new cohort's cost model, persistence, death and exit rates (its accumulated
+        mortality ageing is kept), ageing and end-of-life cost; it is counted in the new
+        cohort (``new_members`` there in the year it moves) and may move on by the new
+        cohort's own ``transitions``. Its slot stays with this cohort: when it dies or
+        leaves, this cohort's ``replacement`` refills it. Moves start in year 2; a starting
+        member's prior tenure (``stationary_start``) ignores them, and the closed-form helpers
+        (:meth:`expected_cost_pbpy`, :func:`vbsim.reality.truncation_points`, :mod:`vbsim.exact`)
+        describe a cohort's own members without moves. Default: none. Not on the CUDA backend.
     benchmark_pbpy : float or None
         Benchmark per beneficiary-year at risk score 1 and year-0 cost level. None: the cohort's
         expected cost per member-year divided by its expected risk score
@@ -148,6 +163,7 @@ class Cohort:
     mortality_ageing: float = MORTALITY_AGEING
     eol_cost: float = EOL_COST
     stationary_start: bool = True
+    transitions: Mapping[str, float] | tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         f = object.__setattr__
@@ -175,6 +191,7 @@ class Cohort:
         if not isinstance(self.stationary_start, bool):
             raise VbsimInputError("Cohort.stationary_start must be true or false; got "
                                   f"{self.stationary_start!r}")
+        f(self, "transitions", _check_transitions(self.name, self.transitions))
         if self.benchmark_pbpy is not None:
             f(self, "benchmark_pbpy",
               check_real("Cohort.benchmark_pbpy", self.benchmark_pbpy, 0, lo_open=True))
@@ -228,7 +245,8 @@ class Cohort:
                 "growth": self.growth, "growth_start": self.growth_start,
                 "risk_ageing": self.risk_ageing,
                 "mortality_ageing": self.mortality_ageing, "eol_cost": self.eol_cost,
-                "stationary_start": self.stationary_start}
+                "stationary_start": self.stationary_start,
+                "transitions": dict(self.transitions)}
 
     def slots(self, years: int) -> np.ndarray:
         """Member slots open in each year 1..``years`` (``members`` grown by ``growth``).
@@ -241,6 +259,32 @@ class Cohort:
         steps = np.maximum(0, np.arange(1, years + 1) - self.growth_start + 1)
         g = (1.0 + self.growth) ** steps
         return np.maximum(np.rint(self.members * g).astype(np.int64), self.members)
+
+
+def _check_transitions(name: str, trans: Any) -> tuple[tuple[str, float], ...]:
+    """``Cohort.transitions`` as a tuple of (destination, probability) pairs, validated."""
+    if isinstance(trans, Mapping):
+        items = list(trans.items())
+    elif isinstance(trans, (tuple, list)) and all(
+            isinstance(x, (tuple, list)) and len(x) == 2 for x in trans):
+        items = [tuple(x) for x in trans]
+    else:
+        raise VbsimInputError("Cohort.transitions must map cohort names to annual probabilities, "
+                              f"e.g. {{'high_needs': 0.03}}; got {trans!r}")
+    out = []
+    for dest, prob in items:
+        if not isinstance(dest, str) or not dest:
+            raise VbsimInputError(f"Cohort.transitions: keys must be cohort names; got {dest!r}")
+        if dest == name:
+            raise VbsimInputError(f"Cohort.transitions[{dest!r}]: a cohort cannot move to itself")
+        out.append((dest, check_real(f"Cohort.transitions[{dest!r}]", prob, 0, 1)))
+    if len({d for d, _ in out}) < len(out):
+        raise VbsimInputError(f"Cohort.transitions: repeated destination in {trans!r}")
+    total = sum(p for _, p in out)
+    if total > 1.0 + 1e-12:
+        raise VbsimInputError(f"Cohort.transitions: probabilities must sum to at most 1 "
+                              f"(they are annual probabilities of one move); got {total:g}")
+    return tuple(sorted((d, p) for d, p in out if p > 0.0))
 
 
 class Population:
@@ -274,6 +318,12 @@ class Population:
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise VbsimInputError(f"Population.cohorts names must be unique; repeated: {dup}")
+        for c in cs:
+            unknown = sorted(d for d, _ in c.transitions if d not in names)
+            if unknown:
+                raise VbsimInputError(
+                    f"Cohort {c.name!r}: transitions to unknown cohorts {unknown}; the "
+                    f"population has {names}")
         object.__setattr__(self, "cohorts", cs)
 
     def __setattr__(self, key: str, value: Any) -> None:

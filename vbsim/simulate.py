@@ -59,6 +59,13 @@ def _packed(pop: Population, years: int) -> dict[str, np.ndarray]:
                      float(c.stationary_start)]
                     for c in pop.cohorts], dtype=np.float64)
     tabs = [spliced_table(p) if f == SPLICED else None for f, p in specs]
+    # cohort transitions: cumulative probabilities by destination (kernel column C_TRANS + d)
+    idx = {n: i for i, n in enumerate(pop.names)}
+    trans = np.zeros((len(pop), len(pop)))
+    for i, c in enumerate(pop.cohorts):
+        for name, prob in c.transitions:
+            trans[i, idx[name]] = prob
+    coh = np.hstack([coh, np.cumsum(trans, axis=1)])
     return {
         "slots": np.ascontiguousarray(np.stack([c.slots(years) for c in pop.cohorts])),
         "family": np.array([f for f, _ in specs], dtype=np.int64),
@@ -155,6 +162,11 @@ def simulate(
     if block % GROUP:
         raise VbsimInputError(f"block_size must be a multiple of {GROUP}; got {block}")
     check_choice("backend", backend, ["numba", "numpy", "cuda"])
+    if backend == "cuda" and any(c.transitions for c in pop.cohorts):
+        moving = [c.name for c in pop.cohorts if c.transitions]
+        raise VbsimInputError(
+            f"backend='cuda' does not simulate cohort transitions (Cohort.transitions of "
+            f"{moving}); use backend='numba'")
 
     dp = driver_paths(drivers, n_scenarios, years, seed, first_scenario=scenario_start)
     pk = _packed(pop, years)

@@ -23,6 +23,7 @@ from vbsim.engine.rng import (
     LATENT,
     REPLACE,
     RISK,
+    TRANSIT,
     fexp_nb,
     key_nb,
     mix_nb,
@@ -43,6 +44,9 @@ N_STATS = 7
 # columns of the per-cohort member-dynamics matrix ``coh`` (vbsim.engine.COHORT_COLUMNS)
 C_RISK_SD, C_RHO, C_MORT, C_UPLIFT, C_CHURN, C_REPL, C_RISK_AGE, C_MORT_AGE, C_EOL, C_STAT = (
     range(10))
+#: Columns ``C_TRANS + d`` of ``coh[c]``: cumulative probability that a member of cohort ``c``
+#: moves to one of the cohorts ``0..d`` at the start of a year (``Cohort.transitions``).
+C_TRANS = 10
 #: Longest prior tenure given to a starting member (stationary start), years. Assumption: a
 #: Medicare beneficiary is rarely aligned to one ACO for longer; the cap also keeps
 #: ``(1 + risk_ageing)^A`` finite when exits are rare.
@@ -96,6 +100,107 @@ def prior_tenure(u: float, q: float) -> float:
     if q <= 0.0 or q >= 1.0:
         return 0.0
     return min(math.floor(math.log(u) / math.log1p(-q)), TENURE_MAX)
+
+
+@njit(cache=True, inline="always", nogil=True)
+def spliced_or_exact(fam: int, p: np.ndarray, zt: np.ndarray, z: float, kc: np.uint64,
+                     i: int) -> float:
+    """Scalar :func:`member_cost` that uses a Spliced cohort's table where the vector pass
+    does (so a member costs the same whichever pass prices it)."""
+    if fam == 1 and zt[2] > 0.0 and z >= p[7] and z >= zt[0] and z < zt[3]:
+        v = min(max((z - zt[0]) * zt[1], 0.0), zt[2] - 1e-9)
+        k = np.int32(v)
+        f = v - float(k)
+        i4 = 4 + 4 * k
+        return fexp_nb(zt[i4] + f * (zt[i4 + 1] + f * (zt[i4 + 2] + f * zt[i4 + 3])))
+    return member_cost(fam, p, z, kc, i)
+
+
+@njit(cache=True, nogil=True)
+def draw_moves(kt, b0, nb, c, coh, occ, cur, r, mraw, mort, imort, mv, fresh):
+    """Start-of-year cohort transitions of a block's continuing members.
+
+    A member now in cohort ``k`` (``c`` itself while ``occ == 1``, ``cur[j]`` while
+    ``occ == 4``: moved out of ``c``) moves to the first ``d`` with ``U < coh[k, C_TRANS + d]``
+    (``U`` the upper half of its ``TRANSIT`` word). It keeps its latent rank and risk score; its
+    death probability changes by the ratio of the cohorts' base rates (ageing so far is kept).
+    Lists the block's moved-out members in ``mv`` (``fresh``: moved this year); returns their
+    number.
+    """
+    n_coh = coh.shape[0]
+    cap_c = 1.0 - coh[c, C_CHURN]
+    n_mv = 0
+    for j in range(nb):
+        o = occ[j]
+        if o == 1 or o == 4:
+            k = c if o == 1 else cur[j]
+            u = unit32_nb(np.int64(word_nb(kt, b0 + j) >> _S32))
+            d = k
+            for e in range(n_coh):
+                if u < coh[k, C_TRANS + e]:
+                    d = e
+                    break
+            moved = d != k
+            if moved:
+                mk, md = coh[k, C_MORT], coh[d, C_MORT]
+                mr = mraw[j] * (md / mk) if mk > 0.0 else md * r[j]
+                mraw[j] = mr
+                cur[j] = d
+                if d == c:  # back in its own cohort: the vector passes take it again
+                    occ[j] = 1
+                    mj = min(mr, cap_c)
+                    mort[j] = mj
+                    imort[j] = 1.0 / mj if mj > 0.0 else 0.0
+                else:
+                    occ[j] = 4
+            if occ[j] == 4:
+                mv[n_mv] = j
+                fresh[n_mv] = moved
+                n_mv += 1
+    return n_mv
+
+
+@njit(cache=True, nogil=True)
+def moved_year(sl, t, c, b0, n_mv, mv, fresh, cur, family, params, coh, ztab, tr, kc, kp,
+               thresholds, w, z, r, mraw, occ, stats, excess):
+    """One year of the members moved out of cohort ``c``, priced and counted in their new
+    cohorts (scalar, in member order: the sums do not depend on block size or threads)."""
+    rep = coh[c, C_REPL]
+    for k in range(n_mv):
+        j = mv[k]
+        d = cur[j]
+        ra, ma, cc = coh[d, C_RISK_AGE], coh[d, C_MORT_AGE], coh[d, C_CHURN]
+        r[j] = r[j] * ra
+        mr = mraw[j] * ma
+        mraw[j] = mr
+        mj = min(mr, 1.0 - cc)
+        x = spliced_or_exact(family[d], params[d], ztab[d], z[j], kc, b0 + j) * (r[j] * tr)
+        ue = unit32_nb(np.int64(w[j] & _LO32))
+        dead = ue < mj
+        left = (not dead) and ue < mj + cc
+        if dead:
+            f = ue * (1.0 / mj)
+            x = x * coh[d, C_UPLIFT] + coh[d, C_EOL] * tr
+        elif left:
+            f = (ue - mj) * (1.0 / cc)
+            x = x * f
+        else:
+            f = 1.0
+        mm = 12.0 * f
+        stats[sl, t, d, MM] += mm
+        stats[sl, t, d, COST] += x
+        stats[sl, t, d, RISK_MM] += r[j] * mm
+        stats[sl, t, d, DEATHS] += dead
+        stats[sl, t, d, LEAVERS] += left
+        stats[sl, t, d, START] += 1.0
+        stats[sl, t, d, NEW] += fresh[k]
+        for q in range(thresholds.size):
+            excess[sl, t, d, q] += max(x - thresholds[q], 0.0)
+        if dead or left:  # the slot is refilled like any exit of cohort c
+            occ[j] = 2
+            if rep < 1.0:
+                if unit32_nb(np.int64(word_nb(kp, b0 + j) >> _S32)) >= rep:
+                    occ[j] = 0
 
 
 @njit(cache=True, nogil=True)
@@ -164,6 +269,10 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
     x = np.empty(block_size)
     xf = np.empty(block_size)
     mmv = np.empty(block_size)
+    cur = np.empty(block_size, np.int64)  # cohort of a moved-out member (occ == 4)
+    mv = np.empty(block_size, np.int64)
+    fresh = np.empty(block_size, np.int64)
+    zn = np.empty(block_size)
     for c in range(n_coh):
         cap_n = slots[c, years - 1]
         fam = family[c]
@@ -177,6 +286,7 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
         seasoned = coh[c, C_STAT] > 0.0 and (ra != 1.0 or ma != 1.0)
         cap = 1.0 - cc
         icc = 1.0 / cc if cc > 0.0 else 0.0
+        moves = coh.shape[1] > C_TRANS and coh[c, C_TRANS + n_coh - 1] > 0.0
         for b0 in range(0, cap_n, block_size):
             nb = min(block_size, cap_n - b0)
             for j in range(nb):
@@ -196,6 +306,13 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                 kc = key_nb(useed, s, t + 1, c, CLAIM)
                 kp = key_nb(useed, s, t + 1, c, REPLACE)
                 tr = trend_index[sl, t]
+                # cohort transitions (only where the cohort has any): members moved out of c
+                # (occ 4) skip the vector passes and are handled by moved_year
+                n_mv = 0
+                if moves and t > 0:
+                    kt = key_nb(useed, s, t + 1, c, TRANSIT)
+                    n_mv = draw_moves(kt, b0, nb, c, coh, occ, cur, r, mraw, mort, imort, mv,
+                                      fresh)
                 # pass 1 (scalar): one word per member-year; list the entrants
                 # (the packed store keeps this loop scalar: AVX2 has no 64-bit multiply)
                 all_new = t == 0 and n_open == nb
@@ -265,9 +382,15 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                 # (shorter dependency chains, fewer live registers; benchmarks/README.md).
                 for j in range(nb):
                     ee[j] = ninv32_nb(np.int64(w[j] >> _S32))
+                for k in range(n_mv):  # a moved member's rank moves with its new persistence
+                    j = mv[k]
+                    rd = coh[cur[j], C_RHO]
+                    zn[k] = rd * z[j] + math.sqrt(1.0 - rd * rd) * ee[j]
                 for j in range(nb):
                     zj = rc * z[j] + ac * ee[j]
                     z[j] = ee[j] if occ[j] == 2 else zj
+                for k in range(n_mv):
+                    z[mv[k]] = zn[k]
                 if fam == 0:
                     scale = math.exp(p[0]) * tr
                     s1 = p[1]
@@ -329,6 +452,9 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                             hp = np.int64(word_nb(kp, b0 + j) >> _S32)
                             if unit32_nb(hp) >= rep:
                                 occ[j] = 0
+                if n_mv > 0:
+                    moved_year(sl, t, c, b0, n_mv, mv, fresh, cur, family, params, coh, ztab,
+                               tr, kc, kp, thresholds, w, z, r, mraw, occ, stats, excess)
                 a_dead = float(n_dead)
                 a_left = float(n_left)
                 a_start = float(n_start)

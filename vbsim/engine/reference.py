@@ -24,7 +24,14 @@ Per member slot ``i`` of cohort ``c`` in scenario ``s`` and year ``t`` (docs/eng
   tenure ``A = min(floor(log U_A / log(1 - q)), 40)``, ``q = m + churn`` at entry, ``U_A`` from
   the lower half of ``word(RISK)``: ``r <- r (1 + risk_ageing)^A``, likewise ``mraw``;
 - an exit is refilled at the start of the next year with probability ``replacement`` (the
-  upper half of ``word(REPLACE)`` as a uniform); otherwise the slot stays empty.
+  upper half of ``word(REPLACE)`` as a uniform); otherwise the slot stays empty;
+- cohort transitions (year 2 on): a continuing member now in cohort ``k`` moves to the first
+  ``d`` with ``U_T < cum[k, d]`` (``U_T`` from the upper half of ``word(TRANSIT)``, ``cum`` the
+  cumulative transition probabilities); ``mraw <- mraw m_d / m_k`` (``m_d r`` if ``m_k = 0``).
+  A member moved out of its slot's cohort keeps ``z`` and ``r``, moves
+  ``z <- rho_d z + sqrt(1 - rho_d^2) N_latent``, ages by ``d``'s factors and is priced,
+  exited and counted with ``d``'s parameters (same words); its slot is refilled by the slot's
+  own cohort.
 """
 
 from __future__ import annotations
@@ -34,7 +41,24 @@ import math
 import numpy as np
 
 from vbsim.engine import rng, ztable
-from vbsim.engine.kernel import COST, DEATHS, LEAVERS, MM, NEW, RISK_MM, START, TENURE_MAX
+from vbsim.engine.kernel import (
+    C_CHURN,
+    C_EOL,
+    C_MORT,
+    C_MORT_AGE,
+    C_RHO,
+    C_RISK_AGE,
+    C_TRANS,
+    C_UPLIFT,
+    COST,
+    DEATHS,
+    LEAVERS,
+    MM,
+    NEW,
+    RISK_MM,
+    START,
+    TENURE_MAX,
+)
 
 
 def member_cost_np(fam: int, p: np.ndarray, z: np.ndarray, kc: int, idx: np.ndarray,
@@ -98,11 +122,14 @@ def simulate_reference(seed, first, n_scen, years, slots, family, params, coh, z
                        trend_index, thresholds, stats, excess, block=1 << 16):
     """Fill ``stats`` and ``excess`` exactly as the numba kernel does (same arguments)."""
     thr = np.asarray(thresholds, dtype=float)
+    n_coh = slots.shape[0]
+    cum = coh[:, C_TRANS:C_TRANS + n_coh] if coh.shape[1] > C_TRANS else np.zeros((n_coh, 1))
     for sl in range(n_scen):
         s = first + sl
         for c in range(slots.shape[0]):
             fam, p = int(family[c]), params[c]
-            sr, rc, mc, uc, cc, rep, ra, ma, eol, stat = (float(v) for v in coh[c])
+            sr, rc, mc, uc, cc, rep, ra, ma, eol, stat = (float(v) for v in coh[c, :C_TRANS])
+            moves = cum[c, -1] > 0.0
             seasoned = stat > 0 and (ra != 1.0 or ma != 1.0)
             ac = math.sqrt(1.0 - rc * rc)
             cap_n = int(slots[c, years - 1])
@@ -112,11 +139,17 @@ def simulate_reference(seed, first, n_scen, years, slots, family, params, coh, z
                 z = np.zeros(idx.size)
                 r = np.zeros(idx.size)
                 mraw = np.zeros(idx.size)
+                cur = np.full(idx.size, c)
                 for t in range(years):
                     def words(stream: int, key=(seed, s, t + 1, c), idx=idx) -> np.ndarray:
                         return rng.words_np(rng.key_int(*key, stream), idx)
 
                     occ[(occ == 3) & (idx < slots[c, t])] = 2
+                    fresh = np.zeros(idx.size, dtype=bool)
+                    if moves and t > 0:
+                        occ, cur, mraw, fresh = _moves(occ, cur, mraw, r, c, cum, coh,
+                                                       words(rng.TRANSIT))
+                    moved = occ == 4
                     act = (occ == 1) | (occ == 2)
                     new = occ == 2
                     stay = occ == 1
@@ -126,7 +159,9 @@ def simulate_reference(seed, first, n_scen, years, slots, family, params, coh, z
                     if t > 0:
                         r = np.where(stay, r * ra, r)
                         mraw = np.where(stay, mraw * ma, mraw)
-                    z = np.where(new, e, rc * z + ac * e)
+                    rd = coh[cur, C_RHO]
+                    z = np.where(new, e, np.where(moved, rd * z + np.sqrt(1.0 - rd * rd) * e,
+                                                  rc * z + ac * e))
                     r = np.where(new, rn, r)
                     mraw = np.where(new, mc * rn, mraw)
                     if t == 0 and seasoned:  # stationary prior tenure of starting members
@@ -159,9 +194,64 @@ def simulate_reference(seed, first, n_scen, years, slots, family, params, coh, z
                     for k in range(thr.size):
                         excess[sl, t, c, k] += np.maximum(xa - thr[k], 0.0).sum()
                     gone = dead | left
+                    if moved.any():
+                        r, mraw, gone_m = _moved_year(
+                            moved, cur, r, mraw, z, ue, fresh, kc, idx, sl, t, family, params,
+                            coh, ztab, trend_index[sl, t], thr, stats, excess)
+                        gone = gone | gone_m
                     if rep >= 1.0:
                         refill = gone
                     else:
                         refill = gone & (rng.unit32_np(rng.hi32_np(words(rng.REPLACE))) < rep)
-                    occ = np.where(act & ~gone, 1, np.where(refill, 2, np.where(act, 0, occ)))
+                    live = (act | moved) & ~gone
+                    occ = np.where(live, np.where(moved, 4, 1),
+                                   np.where(refill, 2, np.where(act | moved, 0, occ)))
                     occ = occ.astype(np.int8)
+
+
+def _moves(occ, cur, mraw, r, c, cum, coh, w):
+    """Start-of-year transitions of a block's continuing members (see the module notes)."""
+    cont = (occ == 1) | (occ == 4)
+    k = np.where(occ == 1, c, cur)
+    u = rng.unit32_np(rng.hi32_np(w))
+    below = u[:, None] < cum[k]
+    d = np.where(below.any(axis=1), np.argmax(below, axis=1), k)
+    mv = cont & (d != k)
+    mk, md = coh[k, C_MORT], coh[d, C_MORT]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mraw = np.where(mv, np.where(mk > 0.0, mraw * (md / mk), md * r), mraw)
+    occ = np.where(mv, np.where(d == c, 1, 4), occ).astype(np.int8)
+    cur = np.where(mv, d, cur)
+    return occ, cur, mraw, mv & (d != c)
+
+
+def _moved_year(moved, cur, r, mraw, z, ue, fresh, kc, idx, sl, t, family, params, coh, ztab,
+                tr, thr, stats, excess):
+    """Members moved out of their slot's cohort, priced and counted in their new cohorts."""
+    r = np.where(moved, r * coh[cur, C_RISK_AGE], r)
+    mraw = np.where(moved, mraw * coh[cur, C_MORT_AGE], mraw)
+    gone = np.zeros(moved.size, dtype=bool)
+    for d in np.unique(cur[moved]):
+        m = moved & (cur == d)
+        cc = coh[d, C_CHURN]
+        mort = np.minimum(mraw[m], 1.0 - cc)
+        x = member_cost_np(int(family[d]), params[d], z[m], kc, idx[m], ztab[d]) * r[m] * tr
+        u = ue[m]
+        dead = u < mort
+        left = ~dead & (u < mort + cc)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = np.where(dead, u / mort, np.where(left, (u - mort) / cc, 1.0))
+        x = np.where(dead, x * coh[d, C_UPLIFT] + coh[d, C_EOL] * tr, np.where(left, x * f, x))
+        mm = 12.0 * f
+        out = stats[sl, t, d]
+        out[MM] += mm.sum()
+        out[COST] += x.sum()
+        out[RISK_MM] += (r[m] * mm).sum()
+        out[DEATHS] += dead.sum()
+        out[LEAVERS] += left.sum()
+        out[START] += m.sum()
+        out[NEW] += fresh[m].sum()
+        for q in range(thr.size):
+            excess[sl, t, d, q] += np.maximum(x - thr[q], 0.0).sum()
+        gone[m] = dead | left
+    return r, mraw, gone

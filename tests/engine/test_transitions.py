@@ -1,0 +1,160 @@
+"""Cohort transitions: members move between cohorts keeping their latent rank and risk score.
+
+Exact checks (moving members between identical cohorts changes no total; a destination with
+twice the cost scale receives exactly twice what the members cost at home; head counts are
+conserved) and binomial checks of the move and death rates, plus the numpy twin, block-size
+invariance and input errors.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from vbsim._validate import VbsimInputError
+from vbsim.costs import CompoundPoisson, Lognormal, Spliced
+from vbsim.drivers import Drivers
+from vbsim.population import Cohort, Population
+from vbsim.simulate import simulate
+
+FLAT = Drivers(trend_mean=0.0, trend_sd=0.0, shock_prob=0.0)
+COST = Lognormal(mean=10_000, cv=1.5)
+TOTALS = ("cost", "member_months", "deaths", "leavers", "members_start")
+
+
+def _sim(pop, drivers=FLAT, **kw):
+    base = dict(n_scenarios=8, years=5, seed=17, thresholds=[60_000.0])
+    return simulate(pop, drivers, **{**base, **kw})
+
+
+def _mixed() -> Population:
+    return Population([
+        Cohort("a", 700, Lognormal(mean=11_000, cv=2.0), growth=0.05, risk_ageing=0.03,
+               mortality_ageing=0.09, eol_cost=20_000, replacement=0.8,
+               transitions={"b": 0.1, "c": 0.05}),
+        Cohort("b", 300, Spliced(mean=20_000), persistence=0.5, mortality=0.1,
+               transitions={"a": 0.2}),
+        Cohort("c", 200, CompoundPoisson(rate=2.0, severity=Lognormal(mean=3_000, cv=1.5)),
+               transitions={"b": 0.3}),
+    ])
+
+
+def test_numba_kernel_matches_the_numpy_specification():
+    pop = _mixed()
+    a = _sim(pop, Drivers(), backend="numba")
+    b = _sim(pop, Drivers(), backend="numpy")
+    for v in ("deaths", "leavers", "members_start", "new_members"):
+        assert np.array_equal(a[v].values, b[v].values), v
+    for v in ("cost", "member_months", "risk_score", "excess"):
+        np.testing.assert_allclose(a[v].values, b[v].values, rtol=1e-9, err_msg=v)
+
+
+def test_same_numbers_whatever_the_blocks_and_scenario_chunks():
+    pop = _mixed()
+    a = _sim(pop, block_size=1024)
+    b = _sim(pop, block_size=64)
+    c0 = _sim(pop, n_scenarios=3)
+    c1 = _sim(pop, n_scenarios=5, scenario_start=3)
+    for v in ("cost", "excess", "member_months", "risk_score", "new_members"):
+        assert np.array_equal(a[v].values, b[v].values), v
+        assert np.array_equal(a[v].values, np.concatenate([c0[v].values, c1[v].values])), v
+
+
+def _pair(trans_a, trans_b=(), cost_b=COST, **kw) -> Population:
+    dyn = dict(persistence=0.6, mortality=0.04, churn=0.08, eol_uplift=3.0, risk_ageing=0.02,
+               mortality_ageing=0.05, eol_cost=0.0, **kw)
+    return Population([Cohort("a", 900, COST, transitions=trans_a, **dyn),
+                       Cohort("b", 400, cost_b, transitions=trans_b, **dyn)])
+
+
+def test_moves_between_identical_cohorts_change_no_total():
+    """Each member keeps its rank, risk score, words and exits: only the labels change."""
+    still = _sim(_pair({}))
+    moving = _sim(_pair({"b": 0.2}, {"a": 0.1}))
+    for v in TOTALS:
+        np.testing.assert_allclose(moving[v].sum("cohort").values,
+                                   still[v].sum("cohort").values, rtol=1e-12, err_msg=v)
+    # ... and the members really moved
+    assert (moving["members_start"].sel(cohort="b").values[:, 1:]
+            > still["members_start"].sel(cohort="b").values[:, 1:]).all()
+
+
+def test_movers_keep_their_rank_and_take_the_new_cost_model():
+    """b prices a member at exactly twice a's cost: b gains twice what a loses."""
+    double = Lognormal(mean=2 * COST.mean, cv=COST.cv)
+    still = _sim(_pair({}, cost_b=double))
+    moving = _sim(_pair({"b": 0.3}, cost_b=double))
+    lost = still["cost"].sel(cohort="a").values - moving["cost"].sel(cohort="a").values
+    gained = moving["cost"].sel(cohort="b").values - still["cost"].sel(cohort="b").values
+    assert (lost[:, 1:] > 0).all()
+    np.testing.assert_allclose(gained, 2.0 * lost, rtol=1e-9, atol=1e-6)
+
+
+def test_head_counts_are_conserved_and_moves_happen_at_the_stated_rate():
+    pi, n_a, n_b, years, n_scen = 0.15, 2_000, 500, 4, 40
+    dyn = dict(mortality=0.0, churn=0.0, risk_sd=0.0)
+    pop = Population([Cohort("a", n_a, COST, transitions={"b": pi}, **dyn),
+                      Cohort("b", n_b, COST, **dyn)])
+    p = _sim(pop, n_scenarios=n_scen, years=years)
+    start_a = p["members_start"].sel(cohort="a").values
+    start_b = p["members_start"].sel(cohort="b").values
+    assert (start_a + start_b == n_a + n_b).all()
+    # the members who move in are b's new members
+    np.testing.assert_array_equal(p["new_members"].sel(cohort="b").values[:, 1:],
+                                  start_a[:, :-1] - start_a[:, 1:])
+    for t in range(1, years):
+        q = (1.0 - pi) ** t  # staying t years
+        se = math.sqrt(n_a * q * (1 - q) / n_scen)
+        assert abs(start_a[:, t].mean() - n_a * q) < 4 * se, t
+
+
+@pytest.mark.parametrize("m_a", [0.0, 0.05])
+def test_movers_die_at_the_new_cohorts_rate(m_a):
+    m_b, n_a, n_b, n_scen = 0.2, 3_000, 1_000, 30
+    pop = Population([
+        Cohort("a", n_a, COST, mortality=m_a, churn=0.0, risk_sd=0.0, replacement=0.0,
+               transitions={"b": 1.0}),
+        Cohort("b", n_b, COST, mortality=m_b, churn=0.0, risk_sd=0.0, replacement=0.0)])
+    p = _sim(pop, n_scenarios=n_scen, years=2)
+    assert (p["members_start"].sel(cohort="a", year=2).values == 0).all()  # all moved
+    alive = p["members_start"].sel(year=1).sum("cohort").values - p["deaths"].sel(
+        year=1).sum("cohort").values
+    assert (p["members_start"].sel(cohort="b", year=2).values == alive).all()
+    d = p["deaths"].sel(cohort="b", year=2).values
+    expected = alive * m_b
+    se = math.sqrt((alive * m_b * (1 - m_b)).sum()) / n_scen
+    assert abs(d.mean() - expected.mean()) < 4 * se
+
+
+def test_input_errors_name_the_field():
+    with pytest.raises(VbsimInputError, match=r"transitions\['b'\].*\[0, 1\]"):
+        Cohort("a", 10, COST, transitions={"b": 1.5})
+    with pytest.raises(VbsimInputError, match="sum to at most 1"):
+        Cohort("a", 10, COST, transitions={"b": 0.6, "c": 0.6})
+    with pytest.raises(VbsimInputError, match="cannot move to itself"):
+        Cohort("a", 10, COST, transitions={"a": 0.1})
+    with pytest.raises(VbsimInputError, match="unknown cohorts"):
+        Population([Cohort("a", 10, COST, transitions={"zz": 0.1})])
+    with pytest.raises(VbsimInputError, match="must map cohort names"):
+        Cohort("a", 10, COST, transitions=0.1)
+    with pytest.raises(VbsimInputError, match="backend='cuda'"):
+        simulate(_pair({"b": 0.1}), n_scenarios=1, seed=1, backend="cuda")
+
+
+def test_transitions_round_trip_and_scenario_files(tmp_path):
+    pop = _pair({"b": 0.1})
+    assert Population.from_dict(pop.to_dict()) == pop
+    from vbsim.scenario import load
+
+    f = tmp_path / "t.toml"
+    f.write_text(
+        "[simulation]\nn_scenarios = 10\nseed = 1\n"
+        "[[population.cohorts]]\nname = \"a\"\nmembers = 100\n"
+        "transitions = { b = 0.05 }\ncost = { model = \"lognormal\", mean = 10000, cv = 1.0 }\n"
+        "[[population.cohorts]]\nname = \"b\"\nmembers = 50\n"
+        "cost = { model = \"lognormal\", mean = 20000, cv = 1.0 }\n"
+        "[contracts.plain]\npreset = \"mssp\"\nlevel = \"E\"\n")
+    sc = load(f)
+    assert sc.population["a"].transitions == (("b", 0.05),)
