@@ -226,3 +226,48 @@ def test_scenario_p99_is_each_cohorts_model_quantile():
             scenario.from_dict(_scenario(bad), where="s.toml")
     with pytest.raises(VbsimInputError, match=r"cohort_truncation\(population\)"):
         presets.mssp("E", truncation="p99")
+
+
+# ----------------------------------------------------------------- re-settlement, multi-year
+def test_resettler_matches_evaluate_and_interpolates_per_cohort(paths):
+    from vbsim.negotiate import Resettler
+
+    rs = Resettler(paths)
+    c = _two_sided(IndividualStopLoss.truncation({"aged": T_LO, "esrd": T_HI}))
+    st = ev.evaluate(paths, c)
+    for k, v in rs.arrays(c).items():
+        np.testing.assert_array_equal(v, st[k].isel(contract=0).values, err_msg=k)
+    # between simulated thresholds: each cohort interpolated on its own grid, then summed
+    mid = 0.5 * (T_LO + T_HI)
+    e = paths["excess"].transpose("scenario", "year", "cohort", "threshold").values
+    want = 0.5 * (e[:, :, 0, 0] + e[:, :, 0, 1]) + e[:, :, 1, 1]
+    np.testing.assert_allclose(rs.cohort_excess({"aged": mid, "esrd": T_HI}), want, rtol=1e-12)
+    np.testing.assert_array_equal(rs.cohort_excess({"aged": mid, "esrd": mid}), rs.excess(mid))
+    with pytest.raises(VbsimInputError, match=r"missing \['aged'\]"):
+        rs.totals(_two_sided(IndividualStopLoss({"esrd": T_HI})))
+
+
+def test_multiyear_truncate_at_and_stop_loss_per_cohort():
+    from vbsim.multiyear import FixedBenchmark, MultiYearContract
+
+    pop = vbsim.Population([
+        vbsim.Cohort("aged", 200, vbsim.costs.Lognormal(mean=1.1e4, cv=2.0)),
+        vbsim.Cohort("esrd", 20, vbsim.costs.Lognormal(mean=8e4, cv=1.2)),
+    ])
+    att = {"aged": T_LO, "esrd": T_HI}
+    rule = FixedBenchmark(truncate_at=att)
+    assert rule.thresholds == (T_LO, T_HI)
+    m = MultiYearContract(rule, _two_sided(IndividualStopLoss(att, coinsurance=0.5)))
+    assert m.thresholds == (T_LO, T_HI)
+    p = vbsim.simulate(pop, n_scenarios=10, years=4, seed=2, thresholds=m.thresholds)
+    capped = p["cost_capped"].transpose("scenario", "year", "cohort", "threshold").values
+    want = np.stack([capped[:, :, 0, 0], capped[:, :, 1, 1]], axis=2)
+    np.testing.assert_array_equal(rule.expenditure_by_cohort(p), want)
+    st = m.settle_paths(p)
+    exc = _by_hand(p, att)[:, 3:]
+    np.testing.assert_allclose(st["stop_loss_recoveries"].values, 0.5 * exc, rtol=1e-12)
+    np.testing.assert_allclose(st["expenditure"].values, want.sum(axis=2)[:, 3:], rtol=1e-12)
+    with pytest.raises(VbsimInputError, match=r"FixedBenchmark|BenchmarkRule.truncate_at"):
+        FixedBenchmark(truncate_at={"aged": 0.0})
+    with pytest.raises(VbsimInputError, match=r"truncate_at must name every cohort.*\['esrd'\]"):
+        FixedBenchmark(truncate_at={"aged": T_LO}).expenditure_by_cohort(p)

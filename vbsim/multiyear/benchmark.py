@@ -36,6 +36,7 @@ import numpy as np
 import xarray as xr
 
 from vbsim._validate import VbsimInputError, check_choice, check_int, check_real
+from vbsim.contracts.stoploss import cohort_values
 
 __all__ = ["BenchmarkRule", "FixedBenchmark", "RebasedBenchmark", "update_index"]
 
@@ -95,7 +96,10 @@ class BenchmarkRule:
         (its ``benchmark`` variable), which removes base-period noise from the first agreement.
     truncate_at:
         Per-member annual cost cap for base and performance expenditure (MSSP's 99th-percentile
-        truncation [C]); needs ``cost_capped`` at that threshold in the paths. ``None``: no cap.
+        truncation [C]); needs ``cost_capped`` at that threshold in the paths. A mapping cohort
+        name -> dollars caps each cohort at its own point (MSSP: the 99th percentile of each
+        enrolment type [C, DOMAIN.md s.1-2]; every cohort of the paths must be named, and only
+        those), stored as a sorted tuple of pairs. ``None``: no cap.
 
     Examples
     --------
@@ -118,7 +122,7 @@ class BenchmarkRule:
     cohort_trend: tuple[tuple[str, float], ...] = ()
     prior_savings_share: float = 0.0
     base_source: str = "actual"
-    truncate_at: float | None = None
+    truncate_at: float | tuple[tuple[str, float], ...] | None = None
 
     def __post_init__(self) -> None:
         n = type(self).__name__
@@ -147,7 +151,9 @@ class BenchmarkRule:
         check_real(f"{n}.prior_savings_share", self.prior_savings_share, 0.0, 1.0)
         check_choice(f"{n}.base_source", self.base_source, ["actual", "expected"])
         if self.truncate_at is not None:
-            check_real(f"{n}.truncate_at", self.truncate_at, 0.0, math.inf, lo_open=True)
+            t = cohort_values(f"{n}.truncate_at", self.truncate_at)
+            if isinstance(t, tuple):
+                object.__setattr__(self, "truncate_at", t)
 
     # ------------------------------------------------------------------ derived properties
     @property
@@ -158,7 +164,10 @@ class BenchmarkRule:
     @property
     def thresholds(self) -> tuple[float, ...]:
         """Per-member thresholds the engine must compute for this rule."""
-        return () if self.truncate_at is None else (float(self.truncate_at),)
+        t = self.truncate_at
+        if isinstance(t, tuple):
+            return tuple(sorted({v for _, v in t}))
+        return () if t is None else (float(t),)
 
     def replace(self, **changes: Any) -> BenchmarkRule:
         """A re-validated copy with some fields changed.
@@ -184,6 +193,8 @@ class BenchmarkRule:
         """Cost (truncated when ``truncate_at`` is set), array (scenario, year, cohort)."""
         if self.truncate_at is None:
             return _sc(paths["cost"])
+        if isinstance(self.truncate_at, tuple):
+            return self._capped_by_cohort(paths)
         if "threshold" not in paths.dims or not np.any(
                 np.isclose(paths["threshold"].values, self.truncate_at)):
             raise VbsimInputError(
@@ -192,6 +203,29 @@ class BenchmarkRule:
             )
         k = int(np.argmin(np.abs(paths["threshold"].values - self.truncate_at)))
         return _sc(paths["cost_capped"].isel(threshold=k))
+
+    def _capped_by_cohort(self, paths: xr.Dataset) -> np.ndarray:
+        """cost_capped with each cohort at its own ``truncate_at``, (scenario, year, cohort)."""
+        n = f"{type(self).__name__}.truncate_at"
+        pairs = dict(self.truncate_at)
+        cohorts = [str(c) for c in paths["cohort"].values]
+        missing = [c for c in cohorts if c not in pairs]
+        unknown = [k for k in pairs if k not in cohorts]
+        if missing or unknown:
+            raise VbsimInputError(
+                f"{n} must name every cohort of the paths and only those; missing {missing}, "
+                f"not cohorts {unknown}; cohorts: {cohorts}")
+        thr = paths["threshold"].values if "threshold" in paths.dims else np.zeros(0)
+        capped = paths["cost_capped"].transpose("scenario", "year", "cohort", "threshold")
+        cols = []
+        for j, c in enumerate(cohorts):
+            hit = np.flatnonzero(np.isclose(thr, pairs[c]))
+            if not hit.size:
+                raise VbsimInputError(
+                    f"{n}[{c!r}]={pairs[c]:g} needs cost_capped at that threshold; simulate "
+                    f"with thresholds={self.thresholds}")
+            cols.append(np.asarray(capped.values[:, :, j, int(hit[0])], dtype=float))
+        return np.stack(cols, axis=2)
 
     def benchmark_by_cohort(self, paths: xr.Dataset) -> np.ndarray:
         """Benchmark totals for the performance years, array (scenario, perf. year, cohort)."""

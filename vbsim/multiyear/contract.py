@@ -106,9 +106,11 @@ class MultiYearContract:
     @property
     def thresholds(self) -> tuple[float, ...]:
         """Per-member thresholds the engine must compute (rule truncation and stop-loss)."""
+        from vbsim.contracts.stoploss import stop_loss_thresholds
+
         out = set(self.rule.thresholds)
         for c in self.contract if isinstance(self.contract, tuple) else (self.contract,):
-            out.update(float(t) for t in getattr(c, "thresholds", ()))
+            out.update(stop_loss_thresholds(c))
         return tuple(sorted(out))
 
     def replace(self, **changes: Any) -> MultiYearContract:
@@ -159,6 +161,7 @@ class MultiYearContract:
             if a.ndim == 2 and a.shape != (S, ny):
                 raise VbsimInputError(f"context {k!r} must be a number or an array (scenario, "
                                       f"performance year) of shape {(S, ny)}; got {a.shape}")
+        _add_cohort_excess(ctx, paths, [self.contract_for_year(y + 1) for y in range(ny)], nb)
         parts: dict[str, list[np.ndarray]] = {}
         for y in range(ny):
             kw = {k: (v[y] if k == "excess" else v[:, y]) for k, v in ctx.items()
@@ -181,6 +184,23 @@ class MultiYearContract:
         ds.attrs["contracts_by_year"] = json.dumps(
             [repr(self.contract_for_year(y + 1)) for y in range(ny)])
         return ds
+
+
+def _add_cohort_excess(ctx: dict[str, Any], paths: xr.Dataset, contracts: list[Any],
+                       nb: int) -> None:
+    """Add each year's excess at the contracts' per-cohort stop-loss attachments (the sum over
+    cohorts of each cohort's excess at its own attachment) to ``ctx["excess"]``."""
+    from vbsim.evaluate import _cohort_keys, _field, cohort_excess
+
+    keys = _cohort_keys(contracts)
+    if not keys:
+        return
+    ny = ctx["benchmark"].shape[1]
+    ctx.setdefault("excess", [{} for _ in range(ny)])
+    for key in keys:
+        exc = cohort_excess(paths, key, field=_field(key))
+        for y in range(ny):
+            ctx["excess"][y][key] = exc[:, nb + y]
 
 
 def year_context(

@@ -12,6 +12,10 @@ in t (its slope is minus the number of members above t), so the chord lies above
 interpolation error is between 0 and (t2 - t1) / 4 x (number of members with cost in (t1, t2]):
 simulate with a fine grid (:func:`threshold_grid`) where attachments will be solved for. Outside
 the simulated range there is no interpolation: an error says which thresholds to simulate.
+
+A per-cohort attachment (``IndividualStopLoss(attachment={cohort: dollars})``) reads the sum over
+cohorts of each cohort's excess at its own attachment, each interpolated the same way (per cohort
+the excess is convex and piecewise linear in t too), as :func:`vbsim.evaluate.cohort_excess`.
 """
 
 from __future__ import annotations
@@ -71,6 +75,8 @@ class Resettler:
         self.ctx.pop("expected_excess", None)  # rebuilt per threshold in context_for
         self.grid = np.array(sorted(grid), dtype=float)
         self._grid_excess = np.stack([grid[t] for t in self.grid], -1) if grid else None
+        self.cohorts = [str(c) for c in paths["cohort"].values]
+        self._cohort_excess = None  # (scenario, year, cohort, threshold), on first use
 
     @classmethod
     def from_result(cls, result: Any) -> Resettler:
@@ -80,12 +86,44 @@ class Resettler:
 
     def excess(self, t: float) -> np.ndarray:
         """excess[t] (scenario, year): simulated, or interpolated between simulated thresholds."""
-        t = float(t)
+        return self._at(self._grid_excess, float(t))
+
+    def cohort_excess(self, attachment: Any) -> np.ndarray:
+        """Sum over cohorts of each cohort's excess at its own attachment (scenario, year),
+        each simulated or interpolated; ``attachment`` maps every cohort to dollars.
+
+        An attachment equal for every cohort gives :meth:`excess` at it, bit for bit.
+        """
+        from vbsim.contracts.stoploss import cohort_values
+
+        att = cohort_values("attachment", attachment)
+        pairs = dict(att) if isinstance(att, tuple) else {c: att for c in self.cohorts}
+        missing = [c for c in self.cohorts if c not in pairs]
+        unknown = [k for k in pairs if k not in self.cohorts]
+        if missing or unknown:
+            raise VbsimInputError(
+                f"attachment: a per-cohort attachment must name every cohort of the population "
+                f"and only those; missing {missing}, not cohorts {unknown}; "
+                f"cohorts: {self.cohorts}")
+        if len(set(pairs.values())) == 1:
+            return self.excess(next(iter(pairs.values())))
+        if self._cohort_excess is None and self.grid.size:
+            da = self.paths["excess"].transpose("scenario", "year", "cohort", "threshold")
+            order = np.argsort(self.paths["threshold"].values.astype(float), kind="stable")
+            self._cohort_excess = da.values[..., order]
+        tot = np.zeros((self.n_scenarios, self.n_years))
+        for j, c in enumerate(self.cohorts):
+            grid = None if self._cohort_excess is None else self._cohort_excess[:, :, j, :]
+            tot += self._at(grid, pairs[c])
+        return tot
+
+    def _at(self, values: np.ndarray | None, t: float) -> np.ndarray:
+        """values[..., threshold] at t: simulated, or interpolated between the grid's points."""
         g = self.grid
         if g.size:
             k = int(np.argmin(np.abs(g - t)))
             if math.isclose(g[k], t, rel_tol=1e-12):
-                return self._grid_excess[..., k]
+                return values[..., k]
         if g.size < 2 or t < g[0] or t > g[-1]:
             have = ", ".join(f"{x:g}" for x in g) or "none"
             raise VbsimInputError(
@@ -94,7 +132,7 @@ class Resettler:
             )
         j = int(np.searchsorted(g, t))  # g[j-1] < t < g[j]
         w = (t - g[j - 1]) / (g[j] - g[j - 1])
-        return (1 - w) * self._grid_excess[..., j - 1] + w * self._grid_excess[..., j]
+        return (1 - w) * values[..., j - 1] + w * values[..., j]
 
     def context_for(self, contract: Any) -> dict[str, Any]:
         """The settle() keyword arguments for ``contract``.
@@ -107,9 +145,10 @@ class Resettler:
 
         ev = importlib.import_module("vbsim.evaluate")  # the module (vbsim.evaluate is also
         ctx = dict(self.ctx)                            # the name of the exported function)
-        need = [float(t) for t in getattr(contract, "thresholds", ())]
+        need = ev._excess_keys(contract)  # floats, or per-cohort attachment tuples
         if need:
-            exc = {t: self.excess(t) for t in need}
+            exc = {t: (self.cohort_excess(t) if isinstance(t, tuple) else self.excess(float(t)))
+                   for t in need}
             ctx["excess"] = exc
             # as vbsim.evaluate: expected recoveries for loaded premiums = mean over scenarios
             ctx["expected_excess"] = {t: np.broadcast_to(v.mean(axis=0, keepdims=True), v.shape)
