@@ -15,7 +15,10 @@ Contracts use a short preset syntax (``--contract`` may be repeated):
 One row comes from flags (``--benchmark --expenditure --beneficiaries --quality-score ...``), many
 from ``--csv rows.csv`` whose columns are settle() context names (``benchmark``, ``expenditure``,
 ``assigned_beneficiaries`` or ``beneficiaries``, ``quality_score``, ``quality_standard_met``,
-``revenue``, ``relief``, ``member_months``, ``episodes``; an optional ``id`` column labels rows).
+``revenue``, ``relief``, ``member_months``, ``episodes``, ``excess``; an optional ``id`` column
+labels rows). ``excess`` (``--excess``) is the total cost above a contract's individual stop-loss
+attachment, summed over members; for a per-cohort attachment (MSSP truncation per enrolment type)
+each member's cost above its own cohort's attachment.
 ``--scenario FILE.toml`` adds every contract of the file's ``[contracts.NAME]`` tables.
 The table shows the savings rate on the final benchmark, whether the MSR/MLR gate was met and a
 cap or limit bound, and the payment, provider net and payer net; ``--out`` writes every
@@ -49,6 +52,7 @@ _CONTEXT_COLUMNS = {
     "relief": "relief",
     "member_months": "member_months",
     "episodes": "episodes",
+    "excess": "excess",
 }
 _TABLE = ("savings_rate", "gate_met", "cap_hit", "payment", "provider_net", "payer_net")
 
@@ -111,11 +115,30 @@ def scenario_contracts(path: str) -> list[Contract]:
     table = data.get("contracts")
     if not isinstance(table, dict) or not table:
         raise VbsimInputError(f"{path} has no [contracts.NAME] tables")
+    built = None
+    if "population" in data and _has_percentile(table):
+        # "p99" truncation points come from the file's population (vbsim.scenario)
+        from pathlib import Path
+
+        from vbsim.scenario import from_dict
+
+        built = from_dict(data, where=path, base_dir=Path(path).parent).contracts
     out = []
     for name, spec in table.items():
-        c = from_spec(spec, where=f"contracts.{name}")
+        c = built[name] if built else from_spec(spec, where=f"contracts.{name}")
         out.append(c if isinstance(spec, dict) and "name" in spec else c.with_name(name))
     return out
+
+
+def _has_percentile(v: Any) -> bool:
+    """Whether a contract table holds a ``"pNN"`` percentile string anywhere."""
+    from vbsim.scenario import _QUANTILE
+
+    if isinstance(v, dict):
+        return any(_has_percentile(x) for x in v.values())
+    if isinstance(v, list):
+        return any(_has_percentile(x) for x in v)
+    return isinstance(v, str) and bool(_QUANTILE.match(v.strip()))
 
 
 def _msr(s: str) -> float | str:
@@ -153,6 +176,8 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--relief", type=float, help="relief that reduces a shared loss ($)")
     p.add_argument("--member-months", type=float, help="member-months (PMPM terms)")
     p.add_argument("--episodes", type=float, help="episodes (bundles)")
+    p.add_argument("--excess", type=float,
+                   help="total cost above the stop-loss attachment(s), summed over members ($)")
     p.add_argument("--out", help="write every settlement component to this CSV")
 
 
@@ -167,7 +192,7 @@ def _rows(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
                            "assigned_beneficiaries": args.beneficiaries,
                            "quality_score": args.quality_score, "revenue": args.revenue,
                            "relief": args.relief, "member_months": args.member_months,
-                           "episodes": args.episodes}
+                           "episodes": args.episodes, "excess": getattr(args, "excess", None)}
     if args.quality_failed:
         row["quality_standard_met"] = False
     return [("1", {k: v for k, v in row.items() if v is not None})]
@@ -248,10 +273,31 @@ def settle_rows(contracts: list[Contract], rows: list[tuple[str, dict[str, Any]]
     for label, ctx in rows:
         for c in contracts:
             try:
-                s = c.settle(**ctx)
+                s = c.settle(**_excess_for(c, ctx))
             except VbsimInputError as exc:
                 raise VbsimInputError(f"row {label}, {c.name}: {exc}") from None
             out.append({"row": label, "contract": c.name, **s.to_dict()})
+    return out
+
+
+def _excess_for(contract: Contract, ctx: dict[str, Any]) -> dict[str, Any]:
+    """The row's context for one contract: a number ``excess`` becomes the entry its individual
+    stop-loss reads (keyed by its attachment, per-cohort or not); dropped where none."""
+    sls = [s for s in (getattr(contract, "stop_loss", None) or ())
+           if hasattr(s, "thresholds")]  # individual stop-losses
+    if "excess" not in ctx:
+        if sls:
+            raise VbsimInputError(
+                "its individual stop-loss needs the total cost above its attachment, summed "
+                "over members: add --excess (or an excess column)")
+        return ctx
+    out = dict(ctx)
+    v = out.pop("excess")
+    if len(sls) > 1:
+        raise VbsimInputError("one excess value cannot settle several individual stop-losses; "
+                              "settle this contract in Python with excess={attachment: amount}")
+    if sls:
+        out["excess"] = {sls[0].attachment: v}
     return out
 
 

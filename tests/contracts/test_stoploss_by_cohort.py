@@ -271,3 +271,29 @@ def test_multiyear_truncate_at_and_stop_loss_per_cohort():
         FixedBenchmark(truncate_at={"aged": 0.0})
     with pytest.raises(VbsimInputError, match=r"truncate_at must name every cohort.*\['esrd'\]"):
         FixedBenchmark(truncate_at={"aged": T_LO}).expenditure_by_cohort(p)
+
+
+def test_settle_cli_reads_excess_for_per_cohort_truncation(tmp_path, capsys):
+    from vbsim import settle_cli
+
+    f = tmp_path / "s.toml"
+    f.write_text('[contracts.t]\npreset = "mssp"\nlevel = "E"\nmsr = 0.0\n'
+                 'truncation = { aged_non_dual = 95000, esrd = 420000 }\n')
+    args = ["--scenario", str(f), "--benchmark", "100e6", "--expenditure", "99e6"]
+    assert settle_cli.main(args) == 2
+    assert "add --excess" in capsys.readouterr().err
+    assert settle_cli.main([*args, "--excess", "2e6", "--out", str(tmp_path / "o.csv")]) == 0
+    c = settle_cli.scenario_contracts(str(f))[0]
+    want = c.settle(benchmark=100e6, expenditure=99e6,
+                    excess={c.stop_loss[0].attachment: 2e6})
+    rec = settle_cli.settle_rows([c], [("1", {"benchmark": 100e6, "expenditure": 99e6,
+                                              "excess": 2e6})])[0]
+    assert rec["payment"] == want.payment and rec["counted_expenditure"] == 97e6
+    rec = settle_cli.settle_rows([presets.mssp("E", msr=0.0)],
+                                 [("1", {"benchmark": 100e6, "expenditure": 99e6,
+                                         "excess": 2e6})])[0]
+    assert rec["counted_expenditure"] == 99e6  # no stop-loss: the excess is not used
+    f.write_text('[contracts.t]\npreset = "mssp"\nlevel = "E"\nmsr = 0.0\ntruncation = "p99"\n'
+                 '[[population.cohorts]]\nstandard = "esrd"\nmembers = 10\n')
+    sl = settle_cli.scenario_contracts(str(f))[0].stop_loss[0]
+    assert list(sl.by_cohort) == ["esrd"] and sl.by_cohort["esrd"] > 1e5
