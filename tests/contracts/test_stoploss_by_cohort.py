@@ -143,6 +143,13 @@ def test_settle_on_plain_numbers_needs_the_explicit_entry():
         c.settle(benchmark=100e6, expenditure=97e6, excess={1e5: 1e6})
     s = c.settle(benchmark=100e6, expenditure=97e6, excess={sl.attachment: 1e6})
     assert s.stop_loss_recoveries == pytest.approx(0.8e6)
+    loaded = _two_sided(sl.replace(premium_load=0.1))
+    s = loaded.settle(benchmark=100e6, expenditure=97e6, excess={sl.attachment: 1e6},
+                      expected_excess={sl.attachment: 2e6})
+    assert s.stop_loss_premium == pytest.approx(0.8 * 2e6 * 1.1)
+    with pytest.raises(VbsimInputError, match=r"expected_excess' has no entry for .*premium_load"):
+        loaded.settle(benchmark=100e6, expenditure=97e6, excess={sl.attachment: 1e6},
+                      expected_excess={1e5: 2e6})
     with pytest.raises(VbsimInputError, match=r"settlement_context\(paths, contracts"):
         ev.context_for(_two_sided(IndividualStopLoss.truncation(dict(sl.attachment))),
                        {"benchmark": np.ones((2, 1)), "expenditure": np.ones((2, 1)),

@@ -140,8 +140,10 @@ class IndividualStopLoss(Term):
         excess = ctx.lookup("excess", self.attachment, by)
         rec = (1.0 - self.coinsurance) * excess
         if self.premium_load is not None:
-            if ctx.has("expected_excess") and (not isinstance(self.attachment, tuple) or any(
-                    k == self.attachment for k in ctx.get("expected_excess"))):
+            mapped_da = (isinstance(self.attachment, tuple) and ctx.kind == "dataarray"
+                         and not any(k == self.attachment for k in ctx.get("expected_excess")
+                                     or {}))
+            if ctx.has("expected_excess") and not mapped_da:
                 expected = ctx.lookup("expected_excess", self.attachment, by + ".premium_load")
             elif ctx.kind == "dataarray" and "scenario" in ctx.template.dims:
                 ax = ctx.template.dims.index("scenario")
