@@ -115,9 +115,11 @@ class Contract(Term):
 
         >>> Contract("x", stop_loss=IndividualStopLoss(250_000)).thresholds
         (250000.0,)
+        >>> Contract("x", stop_loss=IndividualStopLoss({"a": 9e4, "b": 4e5})).thresholds
+        (90000.0, 400000.0)
         """
-        return tuple(sorted({s.attachment for s in self.stop_loss or ()
-                             if isinstance(s, IndividualStopLoss)}))
+        return tuple(sorted({float(t) for s in self.stop_loss or ()
+                             if isinstance(s, IndividualStopLoss) for t in s.thresholds}))
 
     def settle(self, benchmark: Any = None, expenditure: Any = None, **context: Any) -> Settlement:
         """Settle one performance year (vectorised over arrays / DataArrays).
