@@ -36,9 +36,16 @@ from vbsim.simulate import _packed, simulate
 THR = np.array([100_000.0])
 
 
-def _population(members: int, model: str) -> Population:
+def _population(members: int, model: str, transitions: float = 0.0) -> Population:
+    """One cohort; with ``transitions`` > 0, two halves whose members move between them
+    (``transitions`` a year from the first to the second, half that back)."""
     cost = Lognormal(mean=11_000, cv=2.0) if model == "lognormal" else Spliced(mean=11_000)
-    return Population([Cohort("members", members, cost)])
+    if transitions <= 0.0:
+        return Population([Cohort("members", members, cost)])
+    half = members // 2
+    return Population([
+        Cohort("a", half, cost, transitions={"b": transitions}),
+        Cohort("b", members - half, cost, mortality=0.09, transitions={"a": transitions / 2})])
 
 
 def _call(kernel, pop: Population, scen: int, years: int, first: int = 0, **kw):
@@ -68,6 +75,8 @@ def main() -> None:
                     help="scenarios compared with the CPU kernel (0: skip)")
     ap.add_argument("--model", choices=["lognormal", "spliced"], nargs="+",
                     default=["lognormal", "spliced"])
+    ap.add_argument("--transitions", type=float, default=0.0,
+                    help="annual cohort-transition rate (0: one cohort, no moves)")
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
     from numba import cuda
@@ -82,7 +91,7 @@ def main() -> None:
           f"numba {numba.__version__}, numpy {np.__version__}; GPU: {name}")
     rows = []
     for model in a.model:
-        pop = _population(a.members, model)
+        pop = _population(a.members, model, a.transitions)
         for tpb in a.threads:  # warm-up (compile) each block size
             _call(simulate_chunk_cuda, pop, 2, a.years, threads_per_block=tpb)
         for k, scen in enumerate(a.scenarios):
@@ -105,7 +114,7 @@ def main() -> None:
         # CPU engine, all cores, same model (smaller size)
         kw = dict(n_scenarios=a.cpu_scenarios, years=a.years, seed=1, thresholds=THR,
                   progress=False)
-        simulate(_population(1_000, model), **{**kw, "n_scenarios": 16})  # warm-up / compile
+        simulate(_population(1_000, model, a.transitions), **{**kw, "n_scenarios": 16})
         t0 = time.perf_counter()
         simulate(pop, **kw)
         sec = time.perf_counter() - t0

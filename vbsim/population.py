@@ -134,7 +134,7 @@ class Cohort:
         leaves, this cohort's ``replacement`` refills it. Moves start in year 2; a starting
         member's prior tenure (``stationary_start``) ignores them, and the closed-form helpers
         (:meth:`expected_cost_pbpy`, :func:`vbsim.reality.truncation_points`, :mod:`vbsim.exact`)
-        describe a cohort's own members without moves. Default: none. Not on the CUDA backend.
+        describe a cohort's own members without moves. Default: none.
     benchmark_pbpy : float or None
         Benchmark per beneficiary-year at risk score 1 and year-0 cost level. None: the cohort's
         expected cost per member-year divided by its expected risk score

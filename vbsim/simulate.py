@@ -162,11 +162,6 @@ def simulate(
     if block % GROUP:
         raise VbsimInputError(f"block_size must be a multiple of {GROUP}; got {block}")
     check_choice("backend", backend, ["numba", "numpy", "cuda"])
-    if backend == "cuda" and any(c.transitions for c in pop.cohorts):
-        moving = [c.name for c in pop.cohorts if c.transitions]
-        raise VbsimInputError(
-            f"backend='cuda' does not simulate cohort transitions (Cohort.transitions of "
-            f"{moving}); use backend='numba'")
 
     dp = driver_paths(drivers, n_scenarios, years, seed, first_scenario=scenario_start)
     pk = _packed(pop, years)

@@ -8,6 +8,7 @@ must agree with the CPU to rounding (1e-9 relative), not only in distribution.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -88,6 +89,18 @@ SIM_SCRIPT = textwrap.dedent("""
                 max_partial_bytes=1)
     assert np.array_equal(gpu[0], gpu1[0]) and np.array_equal(gpu[1], gpu1[1])
     assert cpu[0][..., 1].min() > 0
+    # cohort transitions: members move between cohorts (and back) with rank and risk kept
+    moving = Population([
+        Cohort("ln", 32, Lognormal(mean=10_000, cv=2.0), mortality=0.1,
+               transitions={"sp": 0.3, "cp": 0.1}),
+        Cohort("sp", 16, Spliced(mean=11_000), replacement=0.5, churn=0.3, risk_ageing=0.03,
+               transitions={"ln": 0.4}),
+        Cohort("cp", 8, CompoundPoisson(rate=2.0, severity=Lognormal(mean=3_000, cv=1.5))),
+    ])
+    cpu = _run(simulate_block, moving, 2, 3, 7, THR)
+    gpu = _run(simulate_chunk_cuda, moving, 2, 3, 7, THR, threads_per_block=32)
+    _assert_close(gpu, cpu)
+    assert cpu[0][:, 1:, 1, 5].sum() > 0  # moves happened
     print("SIM-OK")
 """)
 
@@ -116,6 +129,20 @@ def test_gpu_matches_cpu_kernel(tpb):
     cpu = _run(simulate_block, *args, first=5)
     gpu = _run(simulate_chunk_cuda, *args, first=5, threads_per_block=tpb)
     _assert_close(gpu, cpu)
+
+
+@needs_gpu
+def test_gpu_matches_cpu_with_cohort_transitions():
+    moves = ({"sp": 0.2, "tail": 0.05}, {"ln": 0.3}, {"sp": 0.5}, {})
+    pop = Population([dataclasses.replace(c, transitions=tr)
+                      for c, tr in zip(MIXED.cohorts, moves, strict=True)])
+    args = (pop, 24, 4, 13, THR)
+    cpu = _run(simulate_block, *args, first=2)
+    for tpb in (32, 128):
+        gpu = _run(simulate_chunk_cuda, *args, first=2, threads_per_block=tpb)
+        _assert_close(gpu, cpu)
+    again = _run(simulate_chunk_cuda, *args, first=2, max_partial_bytes=1 << 16)
+    assert np.array_equal(gpu[0], again[0]) and np.array_equal(gpu[1], again[1])
 
 
 @needs_gpu

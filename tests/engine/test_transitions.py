@@ -139,8 +139,6 @@ def test_input_errors_name_the_field():
         Population([Cohort("a", 10, COST, transitions={"zz": 0.1})])
     with pytest.raises(VbsimInputError, match="must map cohort names"):
         Cohort("a", 10, COST, transitions=0.1)
-    with pytest.raises(VbsimInputError, match="backend='cuda'"):
-        simulate(_pair({"b": 0.1}), n_scenarios=1, seed=1, backend="cuda")
 
 
 def test_transitions_round_trip_and_scenario_files(tmp_path):

@@ -48,6 +48,7 @@ from vbsim.engine.kernel import (  # the per-cohort column layout, shared with t
     C_RISK_AGE,
     C_RISK_SD,
     C_STAT,
+    C_TRANS,
     C_UPLIFT,
     N_STATS,
     TENURE_MAX,
@@ -55,7 +56,7 @@ from vbsim.engine.kernel import (  # the per-cohort column layout, shared with t
 
 __all__ = ["cuda_available", "simulate_chunk_cuda", "N_STATS"]
 
-_STREAMS = (rng.LATENT, rng.RISK, rng.CLAIM, rng.REPLACE)  # key columns 0..3
+_STREAMS = (rng.LATENT, rng.RISK, rng.CLAIM, rng.REPLACE, rng.TRANSIT)  # key columns 0..4
 _QB = 16  # quantities reduced together in one shared-memory pass (16 x threads doubles)
 DEFAULT_THREADS = 128  # threads (members) per block: assumption, tuned on an H100 (docs/gpu.md)
 DEFAULT_PARTIAL_BYTES = 1 << 29  # 512 MiB of per-tile partial sums per scenario chunk
@@ -229,7 +230,11 @@ def _kernels(nt: int) -> tuple[Any, Any]:
     @cuda.jit
     def tiles_kernel(keys, slots, family, params, coh, ztab, trend, thresholds, tile_coh,
                      tile_first, tab, tab32, partials):
-        """partials[tile, sl, t, q] = sum over the tile's members of quantity q in year t."""
+        """partials[tile, sl, t, q] = sum over the tile's members of quantity q in year t.
+
+        With cohort transitions, ``q = d * (N_STATS + thresholds) + quantity``: a member counts
+        in the cohort ``d`` it is in that year (the slot's own cohort ``c`` unless it moved).
+        """
         sh = cuda.shared.array((_QB, nt), dtype=np.float64)
         tid = cuda.threadIdx.x
         tile = cuda.blockIdx.x
@@ -239,18 +244,23 @@ def _kernels(nt: int) -> tuple[Any, Any]:
         years = trend.shape[1]
         n_thr = thresholds.size
         nq = N_STATS + n_thr
-        fam = family[c]
+        n_coh = slots.shape[0]
+        nqt = partials.shape[3]  # nq, or n_coh * nq with transitions
+        moves = nqt > nq and coh[c, C_TRANS + n_coh - 1] > 0.0
         sr = coh[c, C_RISK_SD]
-        rc = coh[c, C_RHO]
-        ac = math.sqrt(1.0 - rc * rc)
         mc = coh[c, C_MORT]
-        uc = coh[c, C_UPLIFT]
-        cc = coh[c, C_CHURN]
         rep = coh[c, C_REPL]
-        ra = coh[c, C_RISK_AGE]
-        ma = coh[c, C_MORT_AGE]
-        eol = coh[c, C_EOL]
-        seasoned = coh[c, C_STAT] > 0.0 and (ra != 1.0 or ma != 1.0)
+        seasoned = coh[c, C_STAT] > 0.0 and (coh[c, C_RISK_AGE] != 1.0
+                                             or coh[c, C_MORT_AGE] != 1.0)
+        k = c  # the cohort the member is in (its slot's cohort c unless it moved)
+        fam = family[k]
+        rc = coh[k, C_RHO]
+        ac = math.sqrt(1.0 - rc * rc)
+        uc = coh[k, C_UPLIFT]
+        cc = coh[k, C_CHURN]
+        ra = coh[k, C_RISK_AGE]
+        ma = coh[k, C_MORT_AGE]
+        eol = coh[k, C_EOL]
         cap = 1.0 - cc
         occ = 3  # 0 empty, 1 occupied, 2 to be filled, 3 not yet open
         z = 0.0
@@ -265,6 +275,33 @@ def _kernels(nt: int) -> tuple[Any, Any]:
             left = 0.0
             if occ == 3 and i < slots[c, t]:
                 occ = 2
+            moved = False
+            kp = k
+            if moves and t > 0 and occ == 1:  # cohort transition (twin of kernel.draw_moves)
+                u = (float(np.int64(word(keys[sl, t, c, 4], i) >> _S32)) + 0.5) * _TWO32
+                d = k
+                for dd in range(n_coh):
+                    if u < coh[k, C_TRANS + dd]:
+                        d = dd
+                        break
+                if d != k:
+                    mk = coh[k, C_MORT]
+                    md = coh[d, C_MORT]
+                    mraw = mraw * (md / mk) if mk > 0.0 else md * r
+                    moved = d != c
+                    k = d
+            if occ == 2 and k != c:  # a refilled slot holds a new member of cohort c
+                k = c
+            if k != kp:  # the member's cohort parameters
+                fam = family[k]
+                rc = coh[k, C_RHO]
+                ac = math.sqrt(1.0 - rc * rc)
+                uc = coh[k, C_UPLIFT]
+                cc = coh[k, C_CHURN]
+                ra = coh[k, C_RISK_AGE]
+                ma = coh[k, C_MORT_AGE]
+                eol = coh[k, C_EOL]
+                cap = 1.0 - cc
             if occ == 1 or occ == 2:
                 w = word(keys[sl, t, c, 0], i)
                 e = ninv32(np.int64(w >> _S32), tab32)
@@ -284,6 +321,8 @@ def _kernels(nt: int) -> tuple[Any, Any]:
                     if t > 0:
                         new = 1.0
                 else:
+                    if moved:
+                        new = 1.0
                     z = rc * z + ac * e
                     if t > 0:
                         r = r * ra
@@ -291,9 +330,9 @@ def _kernels(nt: int) -> tuple[Any, Any]:
                 mort = min(mraw, cap)
                 start = 1.0
                 if fam == 1:
-                    xj = spliced_cost(params, c, z, ztab, tab) * (r * trend[sl, t])
+                    xj = spliced_cost(params, k, z, ztab, tab) * (r * trend[sl, t])
                 else:
-                    xj = member_cost(fam, params, c, z, keys[sl, t, c, 2], i, tab) * (
+                    xj = member_cost(fam, params, k, z, keys[sl, t, c, 2], i, tab) * (
                         r * trend[sl, t])
                 ue = (float(np.int64(w & _LO32)) + 0.5) * _TWO32
                 gone = True
@@ -318,11 +357,14 @@ def _kernels(nt: int) -> tuple[Any, Any]:
                     occ = 1
                 xf = xj
                 mm = 12.0 * f
-            for q0 in range(0, nq, _QB):
-                nqb = min(_QB, nq - q0)
+            ks = k * nq if nqt > nq else 0  # where this member's quantities go
+            for q0 in range(0, nqt, _QB):
+                nqb = min(_QB, nqt - q0)
                 for qq in range(nqb):
-                    q = q0 + qq
-                    if q == 0:
+                    q = q0 + qq - ks
+                    if q < 0 or q >= nq:
+                        v = 0.0
+                    elif q == 0:
                         v = mm
                     elif q == 1:
                         v = xf
@@ -353,7 +395,8 @@ def _kernels(nt: int) -> tuple[Any, Any]:
 
     @cuda.jit
     def reduce_kernel(partials, tile_start, out):
-        """out[sl, t, c, q] = sum over the cohort's tiles, in tile order."""
+        """out[sl, t, c, q] = sum over the cohort's tiles, in tile order (with transitions:
+        over every tile, of the quantities counted in cohort c)."""
         k = cuda.grid(1)
         n_scen, years, n_coh, nq = out.shape
         if k >= n_scen * years * n_coh * nq:
@@ -363,8 +406,12 @@ def _kernels(nt: int) -> tuple[Any, Any]:
         t = (k // (nq * n_coh)) % years
         sl = k // (nq * n_coh * years)
         acc = 0.0
-        for tile in range(tile_start[c], tile_start[c + 1]):
-            acc += partials[tile, sl, t, q]
+        if partials.shape[3] == nq:
+            for tile in range(tile_start[c], tile_start[c + 1]):
+                acc += partials[tile, sl, t, q]
+        else:
+            for tile in range(partials.shape[0]):
+                acc += partials[tile, sl, t, c * nq + q]
         out[sl, t, c, q] = acc
 
     return tiles_kernel, reduce_kernel
@@ -436,7 +483,10 @@ stats, excess
     n_tiles = int(tile_start[-1])
     if n_tiles == 0 or n_scen == 0:
         return
-    per_scen = n_tiles * years * nq * 8
+    coh = np.asarray(coh, dtype=np.float64)
+    # with cohort transitions a tile's members can count in any cohort
+    nqt = nq * n_coh if coh.shape[1] > C_TRANS and coh[:, C_TRANS:].any() else nq
+    per_scen = n_tiles * years * nqt * 8
     chunk = int(max(1, min(65_535, n_scen, max_partial_bytes // per_scen)))
     tab = rng.TABLE
     d = {name: cuda.to_device(np.ascontiguousarray(a)) for name, a in (
@@ -447,7 +497,7 @@ stats, excess
         ("thr", thr), ("tile_coh", tile_coh), ("tile_first", tile_first),
         ("tile_start", tile_start), ("tab", np.asarray(tab, dtype=np.float64)),
         ("tab32", rng.TABLE32))}
-    partials = cuda.device_array((n_tiles, chunk, years, nq))
+    partials = cuda.device_array((n_tiles, chunk, years, nqt))
     for s0 in range(0, n_scen, chunk):
         n = min(chunk, n_scen - s0)
         keys = cuda.to_device(_keys(seed, first + s0, n, years, n_coh))

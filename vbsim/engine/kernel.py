@@ -129,12 +129,17 @@ def draw_moves(kt, b0, nb, c, coh, occ, cur, r, mraw, mort, imort, mv, fresh):
     """
     n_coh = coh.shape[0]
     cap_c = 1.0 - coh[c, C_CHURN]
+    # U < (total move probability of c) exactly when the integer h < t_c (U = (h + 1/2) 2^-32)
+    t_c = np.int64(math.ceil(coh[c, C_TRANS + n_coh - 1] * 4294967296.0 - 0.5))
     n_mv = 0
     for j in range(nb):
         o = occ[j]
         if o == 1 or o == 4:
+            h = np.int64(word_nb(kt, b0 + j) >> _S32)
+            if o == 1 and h >= t_c:  # stays in c (most members: one integer comparison)
+                continue
             k = c if o == 1 else cur[j]
-            u = unit32_nb(np.int64(word_nb(kt, b0 + j) >> _S32))
+            u = unit32_nb(h)
             d = k
             for e in range(n_coh):
                 if u < coh[k, C_TRANS + e]:
