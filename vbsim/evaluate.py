@@ -96,6 +96,44 @@ def _same_key(a: Any, b: Any) -> bool:
     return math.isclose(float(a), float(b))
 
 
+def cohort_threshold_columns(paths: xr.Dataset, attachment: Any, field: str) -> list[int]:
+    """For each cohort of ``paths``, the index of its own threshold in ``paths["threshold"]``.
+
+    ``attachment`` is a number (every cohort) or the stored per-cohort form (a tuple of
+    ``(cohort, value)`` pairs, :func:`vbsim.contracts.stoploss.cohort_values`); it must name
+    every cohort and only those, and each value must be a simulated threshold. Errors name
+    ``field``.
+
+    >>> import vbsim
+    >>> pop = vbsim.Population([vbsim.Cohort("a", 10, vbsim.costs.Lognormal(mean=1e4, cv=1)),
+    ...                         vbsim.Cohort("b", 10, vbsim.costs.Lognormal(mean=1e4, cv=1))])
+    >>> paths = vbsim.simulate(pop, n_scenarios=2, seed=1, thresholds=[5e4, 1e5])
+    >>> cohort_threshold_columns(paths, (("a", 1e5), ("b", 5e4)), "attachment")
+    [1, 0]
+    """
+    cohorts = [str(c) for c in paths["cohort"].values]
+    pairs = dict(attachment) if isinstance(attachment, tuple) else {c: attachment
+                                                                    for c in cohorts}
+    missing = [c for c in cohorts if c not in pairs]
+    unknown = [k for k in pairs if k not in cohorts]
+    if missing or unknown:
+        raise VbsimInputError(
+            f"{field}: a per-cohort attachment must name every cohort of the population and "
+            f"only those; missing {missing}, not cohorts {unknown}; cohorts: {cohorts}")
+    thr = (paths["threshold"].values.astype(float) if "threshold" in paths.dims
+           else np.zeros(0))
+    idx = []
+    for c in cohorts:
+        hit = np.flatnonzero(np.isclose(thr, pairs[c]))
+        if not hit.size:
+            need = sorted(set(pairs.values()))
+            raise VbsimInputError(
+                f"{field}[{c!r}] = {pairs[c]:g} is not a simulated threshold; simulate with "
+                f"thresholds={tuple(need)} (vbsim.run does this for you)")
+        idx.append(int(hit[0]))
+    return idx
+
+
 def cohort_excess(paths: xr.Dataset, attachment: Any, *,
                   field: str = "attachment") -> np.ndarray:
     """Sum over cohorts of each cohort's excess at its own attachment, array (scenario, year).
@@ -116,26 +154,7 @@ def cohort_excess(paths: xr.Dataset, attachment: Any, *,
     >>> bool(np.allclose(exc, by_hand.transpose("scenario", "year").values))
     True
     """
-    att = cohort_values(field, attachment)
-    cohorts = [str(c) for c in paths["cohort"].values]
-    pairs = dict(att) if isinstance(att, tuple) else {c: att for c in cohorts}
-    missing = [c for c in cohorts if c not in pairs]
-    unknown = [k for k in pairs if k not in cohorts]
-    if missing or unknown:
-        raise VbsimInputError(
-            f"{field}: a per-cohort attachment must name every cohort of the population and "
-            f"only those; missing {missing}, not cohorts {unknown}; cohorts: {cohorts}")
-    thr = (paths["threshold"].values.astype(float) if "threshold" in paths.dims
-           else np.zeros(0))
-    idx = []
-    for c in cohorts:
-        hit = np.flatnonzero(np.isclose(thr, pairs[c]))
-        if not hit.size:
-            need = sorted(set(pairs.values()))
-            raise VbsimInputError(
-                f"{field}[{c!r}] = {pairs[c]:g} is not a simulated threshold; simulate with "
-                f"thresholds={tuple(need)} (vbsim.run does this for you)")
-        idx.append(int(hit[0]))
+    idx = cohort_threshold_columns(paths, cohort_values(field, attachment), field)
     if len(set(idx)) == 1:  # one attachment for all: exactly the summed excess
         exc = paths["excess"].sum("cohort").transpose("scenario", "year", "threshold").values
         return exc[..., idx[0]]

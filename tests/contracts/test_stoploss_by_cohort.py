@@ -276,7 +276,7 @@ def test_multiyear_truncate_at_and_stop_loss_per_cohort():
     np.testing.assert_allclose(st["expenditure"].values, want.sum(axis=2)[:, 3:], rtol=1e-12)
     with pytest.raises(VbsimInputError, match=r"FixedBenchmark|BenchmarkRule.truncate_at"):
         FixedBenchmark(truncate_at={"aged": 0.0})
-    with pytest.raises(VbsimInputError, match=r"truncate_at must name every cohort.*\['esrd'\]"):
+    with pytest.raises(VbsimInputError, match=r"truncate_at: .*must name every cohort.*\['esrd'\]"):
         FixedBenchmark(truncate_at={"aged": T_LO}).expenditure_by_cohort(p)
 
 

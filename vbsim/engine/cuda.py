@@ -227,6 +227,14 @@ def _kernels(nt: int) -> tuple[Any, Any]:
                 tot += math.exp(params[c, 1] + params[c, 2] * ninv(unit(w), tab))
         return tot
 
+    @dev
+    def cohort_params(family, coh, k):
+        """Cohort k's family and member dynamics (the parameters a member in k follows)."""
+        rc = coh[k, C_RHO]
+        cc = coh[k, C_CHURN]
+        return (family[k], rc, math.sqrt(1.0 - rc * rc), coh[k, C_UPLIFT], cc,
+                coh[k, C_RISK_AGE], coh[k, C_MORT_AGE], coh[k, C_EOL], 1.0 - cc)
+
     @cuda.jit
     def tiles_kernel(keys, slots, family, params, coh, ztab, trend, thresholds, tile_coh,
                      tile_first, tab, tab32, partials):
@@ -253,15 +261,7 @@ def _kernels(nt: int) -> tuple[Any, Any]:
         seasoned = coh[c, C_STAT] > 0.0 and (coh[c, C_RISK_AGE] != 1.0
                                              or coh[c, C_MORT_AGE] != 1.0)
         k = c  # the cohort the member is in (its slot's cohort c unless it moved)
-        fam = family[k]
-        rc = coh[k, C_RHO]
-        ac = math.sqrt(1.0 - rc * rc)
-        uc = coh[k, C_UPLIFT]
-        cc = coh[k, C_CHURN]
-        ra = coh[k, C_RISK_AGE]
-        ma = coh[k, C_MORT_AGE]
-        eol = coh[k, C_EOL]
-        cap = 1.0 - cc
+        fam, rc, ac, uc, cc, ra, ma, eol, cap = cohort_params(family, coh, k)
         occ = 3  # 0 empty, 1 occupied, 2 to be filled, 3 not yet open
         z = 0.0
         r = 1.0
@@ -292,16 +292,8 @@ def _kernels(nt: int) -> tuple[Any, Any]:
                     k = d
             if occ == 2 and k != c:  # a refilled slot holds a new member of cohort c
                 k = c
-            if k != kp:  # the member's cohort parameters
-                fam = family[k]
-                rc = coh[k, C_RHO]
-                ac = math.sqrt(1.0 - rc * rc)
-                uc = coh[k, C_UPLIFT]
-                cc = coh[k, C_CHURN]
-                ra = coh[k, C_RISK_AGE]
-                ma = coh[k, C_MORT_AGE]
-                eol = coh[k, C_EOL]
-                cap = 1.0 - cc
+            if k != kp:
+                fam, rc, ac, uc, cc, ra, ma, eol, cap = cohort_params(family, coh, k)
             if occ == 1 or occ == 2:
                 w = word(keys[sl, t, c, 0], i)
                 e = ninv32(np.int64(w >> _S32), tab32)

@@ -206,25 +206,12 @@ class BenchmarkRule:
 
     def _capped_by_cohort(self, paths: xr.Dataset) -> np.ndarray:
         """cost_capped with each cohort at its own ``truncate_at``, (scenario, year, cohort)."""
-        n = f"{type(self).__name__}.truncate_at"
-        pairs = dict(self.truncate_at)
-        cohorts = [str(c) for c in paths["cohort"].values]
-        missing = [c for c in cohorts if c not in pairs]
-        unknown = [k for k in pairs if k not in cohorts]
-        if missing or unknown:
-            raise VbsimInputError(
-                f"{n} must name every cohort of the paths and only those; missing {missing}, "
-                f"not cohorts {unknown}; cohorts: {cohorts}")
-        thr = paths["threshold"].values if "threshold" in paths.dims else np.zeros(0)
+        from vbsim.evaluate import cohort_threshold_columns
+
+        idx = cohort_threshold_columns(paths, self.truncate_at,
+                                       f"{type(self).__name__}.truncate_at")
         capped = paths["cost_capped"].transpose("scenario", "year", "cohort", "threshold")
-        cols = []
-        for j, c in enumerate(cohorts):
-            hit = np.flatnonzero(np.isclose(thr, pairs[c]))
-            if not hit.size:
-                raise VbsimInputError(
-                    f"{n}[{c!r}]={pairs[c]:g} needs cost_capped at that threshold; simulate "
-                    f"with thresholds={self.thresholds}")
-            cols.append(np.asarray(capped.values[:, :, j, int(hit[0])], dtype=float))
+        cols = [np.asarray(capped.values[:, :, j, k], dtype=float) for j, k in enumerate(idx)]
         return np.stack(cols, axis=2)
 
     def benchmark_by_cohort(self, paths: xr.Dataset) -> np.ndarray:
