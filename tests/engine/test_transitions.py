@@ -139,6 +139,10 @@ def test_input_errors_name_the_field():
         Population([Cohort("a", 10, COST, transitions={"zz": 0.1})])
     with pytest.raises(VbsimInputError, match="must map cohort names"):
         Cohort("a", 10, COST, transitions=0.1)
+    from vbsim.engine.panel import member_panel
+
+    with pytest.raises(VbsimInputError, match="does not follow members"):
+        member_panel(_pair({"b": 0.1})["a"], n_members=10, years=2, seed=1)
 
 
 def test_transitions_round_trip_and_scenario_files(tmp_path):

@@ -80,6 +80,11 @@ def panel_draws(cohort: Cohort, *, n_members: int, years: int, seed: int, scenar
     seed = check_int("seed", seed, 0, 2**63 - 1)
     s = check_int("scenario", scenario, 0, 2**40)
     c = check_int("cohort_index", cohort_index, 0, 2**16)
+    if cohort.transitions:
+        raise VbsimInputError(
+            f"panel_draws: cohort {cohort.name!r} has transitions {dict(cohort.transitions)}; "
+            "the one-cohort panel does not follow members into other cohorts (use "
+            "dataclasses.replace(cohort, transitions={}) for the cohort's own dynamics)")
     sr = float(cohort.risk_sd)
     mc, cc, rep = cohort.mortality, cohort.churn, cohort.replacement
     ra, ma = 1.0 + cohort.risk_ageing, 1.0 + cohort.mortality_ageing
