@@ -13,7 +13,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import calibrate, contracts, costs, metrics, multiyear, presets  # noqa: E402
+from . import contracts, costs, metrics, multiyear, presets  # noqa: E402
 from .drivers import Drivers  # noqa: E402
 from .evaluate import evaluate  # noqa: E402
 from .negotiate import breakeven, compare  # noqa: E402
@@ -41,3 +41,11 @@ __all__ = [
     "run",
     "simulate",
 ]
+
+
+def __getattr__(name: str):  # PEP 562: vbsim.calibrate loads scipy.stats (~1 s) on first use
+    if name == "calibrate":
+        import importlib
+
+        return importlib.import_module(".calibrate", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,7 +24,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import special
 
 from vbsim._validate import VbsimInputError, check_choice, check_real
 
@@ -239,7 +239,7 @@ class Spliced(CostModel):
             return math.inf, 0.0, math.exp(0.5 * s * s), math.exp(2 * s * s)
         zq = float(special.ndtri(1.0 - q))
         t = math.exp(s * zq)
-        beta = q * s * t / float(stats.norm.pdf(zq))
+        beta = q * s * t / (math.exp(-0.5 * zq * zq) / math.sqrt(2.0 * math.pi))  # / pdf(zq)
         m1 = math.exp(0.5 * s * s) * float(_phi(zq - s)) + q * (t + beta / (1 - xi))
         ez2 = 2 * beta * beta / ((1 - xi) * (1 - 2 * xi))
         m2 = math.exp(2 * s * s) * float(_phi(zq - 2 * s)) + q * (
@@ -253,6 +253,8 @@ class Spliced(CostModel):
 
     @cached_property
     def _solved(self) -> tuple[float, float, float, float]:
+        from scipy import optimize  # here, not at import: scipy.optimize takes ~0.5 s to load
+
         s = optimize.brentq(lambda x: self._cv_of_sigma(x) - self.cv, 0.02, 3.5, xtol=1e-14)
         t0, b0, m1, _ = self._shape(s)
         scale = self.mean / ((1.0 - self.zero_share) * m1)
