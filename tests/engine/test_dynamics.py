@@ -95,3 +95,23 @@ def test_bad_dynamics_are_named():
         _cohort(eol_cost=-1.0)
     with pytest.raises(VbsimInputError, match="Cohort.stationary_start"):
         _cohort(stationary_start="yes")
+
+
+def test_stationary_tenure_with_a_vanishing_exit_rate_is_the_cap():
+    """q -> 0: log u / log(1 - q) overflows an int64 before the cap; the tenure is TENURE_MAX.
+
+    Found by the property test of tests/engine/test_transitions.py (mortality 1e-300): the
+    kernel floored to an int64 first, got garbage and applied no ageing; the reference 40 years.
+    """
+    from vbsim.engine.kernel import TENURE_MAX, prior_tenure
+    from vbsim.engine.reference import prior_tenure_np
+
+    for q in (1e-300, 1e-18, 5e-324):
+        assert prior_tenure(0.5, q) == TENURE_MAX
+        assert prior_tenure_np(np.array([0.5]), np.array([q]))[0] == TENURE_MAX
+    assert prior_tenure(0.5, 0.1) == prior_tenure_np(np.array([0.5]), np.array([0.1]))[0] == 6.0
+    co = _cohort(risk_sd=0.5, mortality=1e-300, risk_ageing=0.04)
+    a = simulate(Population([co]), FLAT, n_scenarios=2, years=2, seed=4)
+    b = simulate(Population([co]), FLAT, n_scenarios=2, years=2, seed=4, backend="numpy")
+    np.testing.assert_allclose(a["cost"].values, b["cost"].values, rtol=1e-9)
+    np.testing.assert_allclose(a["risk_score"].values.mean(), 1.04**TENURE_MAX, rtol=0.1)

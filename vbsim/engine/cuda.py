@@ -306,7 +306,8 @@ def _kernels(nt: int) -> tuple[Any, Any]:
                         q = min(mraw, cap) + cc
                         if q > 0.0 and q < 1.0:
                             ua = (float(np.int64(word(kr, i) & _LO32)) + 0.5) * _TWO32
-                            a = min(math.floor(math.log(ua) / math.log1p(-q)), TENURE_MAX)
+                            a = math.log(ua) / math.log1p(-q)  # capped before floor
+                            a = TENURE_MAX if a >= TENURE_MAX else float(math.floor(a))
                             r = r * ra**a
                             mraw = mraw * ma**a
                     z = e

@@ -99,7 +99,9 @@ def prior_tenure(u: float, q: float) -> float:
     ``q`` is 0 or 1)."""
     if q <= 0.0 or q >= 1.0:
         return 0.0
-    return min(math.floor(math.log(u) / math.log1p(-q)), TENURE_MAX)
+    a = math.log(u) / math.log1p(-q)
+    # cap before flooring: math.floor returns an int64 in numba, which overflows when q is tiny
+    return TENURE_MAX if a >= TENURE_MAX else float(math.floor(a))
 
 
 @njit(cache=True, inline="always", nogil=True)

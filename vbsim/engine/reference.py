@@ -113,7 +113,7 @@ def prior_tenure_np(u: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Vectorised twin of :func:`vbsim.engine.kernel.prior_tenure`."""
     q = np.asarray(q, dtype=float)
     ok = (q > 0.0) & (q < 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # q -> 0: inf, capped
         a = np.minimum(np.floor(np.log(u) / np.log1p(-np.where(ok, q, 0.5))), TENURE_MAX)
     return np.where(ok, a, 0.0)
 
@@ -176,7 +176,7 @@ def simulate_reference(seed, first, n_scen, years, slots, family, params, coh, z
                     ue = rng.unit32_np(rng.lo32_np(w))
                     dead = act & (ue < mort)
                     left = act & ~dead & (ue < mort + cc)
-                    with np.errstate(divide="ignore", invalid="ignore"):
+                    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                         f = np.where(dead, ue / mort, np.where(left, (ue - mort) / cc, 1.0))
                     x = np.where(dead, x * uc + eol * trend_index[sl, t],
                                  np.where(left, x * f, x))
@@ -218,7 +218,7 @@ def _moves(occ, cur, mraw, r, c, cum, coh, w):
     d = np.where(below.any(axis=1), np.argmax(below, axis=1), k)
     mv = cont & (d != k)
     mk, md = coh[k, C_MORT], coh[d, C_MORT]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         mraw = np.where(mv, np.where(mk > 0.0, mraw * (md / mk), md * r), mraw)
     occ = np.where(mv, np.where(d == c, 1, 4), occ).astype(np.int8)
     cur = np.where(mv, d, cur)
@@ -239,7 +239,7 @@ def _moved_year(moved, cur, r, mraw, z, ue, fresh, kc, idx, sl, t, family, param
         u = ue[m]
         dead = u < mort
         left = ~dead & (u < mort + cc)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             f = np.where(dead, u / mort, np.where(left, (u - mort) / cc, 1.0))
         x = np.where(dead, x * coh[d, C_UPLIFT] + coh[d, C_EOL] * tr, np.where(left, x * f, x))
         mm = 12.0 * f
