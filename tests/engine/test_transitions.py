@@ -170,7 +170,7 @@ _FAMILIES = (Lognormal(mean=9_000, cv=1.8), Spliced(mean=12_000),
 
 @st.composite
 def _moving_population(draw) -> Population:
-    """2-3 cohorts of mixed families and dynamics with random transition probabilities."""
+    """2-3 cohorts of mixed families, dynamics and growth with random transition probabilities."""
     n = draw(st.integers(2, 3))
     names = [f"k{i}" for i in range(n)]
     cohorts = []
@@ -184,6 +184,9 @@ def _moving_population(draw) -> Population:
             risk_ageing=draw(st.sampled_from([0.0, 0.04])),
             mortality_ageing=draw(st.sampled_from([0.0, 0.1])),
             eol_cost=draw(st.sampled_from([0.0, 15_000.0])),
+            risk_sd=draw(st.sampled_from([0.0, 0.5, 2.0])),
+            growth=draw(st.sampled_from([0.0, 0.3])), growth_start=draw(st.integers(2, 3)),
+            stationary_start=draw(st.booleans()),
             transitions=dict(zip(others, probs, strict=True))))
     return Population(cohorts)
 
