@@ -280,6 +280,8 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
     mv = np.empty(block_size, np.int64)
     fresh = np.empty(block_size, np.int64)
     zn = np.empty(block_size)
+    pra = np.empty(int(TENURE_MAX) + 1)
+    pma = np.empty(int(TENURE_MAX) + 1)
     for c in range(n_coh):
         cap_n = slots[c, years - 1]
         fam = family[c]
@@ -291,6 +293,10 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
         mc, uc, cc, rep = coh[c, C_MORT], coh[c, C_UPLIFT], coh[c, C_CHURN], coh[c, C_REPL]
         ra, ma, eol = coh[c, C_RISK_AGE], coh[c, C_MORT_AGE], coh[c, C_EOL]
         seasoned = coh[c, C_STAT] > 0.0 and (ra != 1.0 or ma != 1.0)
+        if seasoned:  # (1 + ageing)^k for the integer prior tenures k = 0..TENURE_MAX
+            for k in range(pra.size):
+                pra[k] = ra ** float(k)
+                pma[k] = ma ** float(k)
         cap = 1.0 - cc
         icc = 1.0 / cc if cc > 0.0 else 0.0
         moves = coh.shape[1] > C_TRANS and coh[c, C_TRANS + n_coh - 1] > 0.0
@@ -363,11 +369,13 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                 # ageing over A years is applied now (uniform: lower half of the risk word)
                 if t == 0 and seasoned:
                     for j in range(min(nb, slots[c, 0] - b0)):
-                        ua = unit32_nb(np.int64(word_nb(kr, b0 + j) & _LO32))
+                        wj = wr[j] if all_new else word_nb(kr, b0 + j)  # pass 1's risk word
+                        ua = unit32_nb(np.int64(wj & _LO32))
                         a = prior_tenure(ua, mort[j] + cc)
                         if a > 0.0:
-                            r[j] = r[j] * ra**a
-                            mr = mraw[j] * ma**a
+                            ia = np.int64(a)
+                            r[j] = r[j] * pra[ia]  # = ra**a, tabulated
+                            mr = mraw[j] * pma[ia]
                             mj = min(mr, cap)
                             mraw[j] = mr
                             mort[j] = mj
