@@ -7,7 +7,7 @@ either offer alone. See docs/negotiation.md.
 
 from __future__ import annotations
 
-from .breakeven import BreakEven, breakeven, corridor_width
+from .breakeven import BreakEven, attachment_scale, breakeven, corridor_width
 from .compare import Comparison, compare
 from .display import ContractTable
 from .frontier import Frontier, frontier
@@ -17,6 +17,7 @@ from .sensitivity import Assumption, Tornado, standard_assumptions, tornado
 
 __all__ = [
     "Assumption", "BreakEven", "Comparison", "ContractTable", "Frontier", "PanelCurve",
-    "Resettler", "Tornado", "breakeven", "compare", "corridor_width", "frontier", "panel_curve",
+    "Resettler", "Tornado", "attachment_scale", "breakeven", "compare", "corridor_width",
+    "frontier", "panel_curve",
     "standard_assumptions", "threshold_grid", "tornado",
 ]

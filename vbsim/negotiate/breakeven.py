@@ -58,10 +58,43 @@ def setter(parameter: str | Callable[[Any, float], Any]) -> tuple[str, Callable[
         )
 
     def set_path(contract: Any, value: float) -> Any:
+        cur = contract.params().get(parameter) if hasattr(contract, "params") else None
+        if isinstance(cur, tuple) and cur and isinstance(cur[0], tuple):
+            raise VbsimInputError(
+                f"{parameter} is a per-cohort attachment {dict(cur)}; a single number would "
+                "replace every cohort's value: solve for a common factor with "
+                "parameter=attachment_scale(index) (vbsim.negotiate.attachment_scale)")
         return contract.replace(**{parameter: float(value)})
 
     set_path.__name__ = parameter
     return parameter, set_path
+
+
+def attachment_scale(index: int = 0) -> Callable[[Any, float], Any]:
+    """A setter multiplying the attachment of stop-loss ``index`` by a factor.
+
+    For a per-cohort attachment (MSSP truncation per enrolment type) every cohort's value is
+    scaled, so the proportions between enrolment types are kept; solve with a ``bracket`` of
+    factors, e.g. ``breakeven(paths, a, b, attachment_scale(), bracket=(0.5, 2.0))``.
+
+    >>> from vbsim.presets import mssp
+    >>> c = mssp("E", msr=0.02, truncation={"aged": 100_000, "esrd": 400_000})
+    >>> attachment_scale()(c, 1.5).params()["stop_loss.0.attachment"]
+    (('aged', 150000.0), ('esrd', 600000.0))
+    """
+    index = check_int("index", index, 0, 100)
+    key = f"stop_loss.{index}.attachment"
+
+    def scale(contract: Any, value: float) -> Any:
+        cur = contract.params().get(key)
+        if cur is None:
+            raise VbsimInputError(f"the contract has no {key}")
+        f = check_real("attachment_scale factor", value, 0.0, math.inf, lo_open=True)
+        new = ({k: v * f for k, v in cur} if isinstance(cur, tuple) else float(cur) * f)
+        return contract.replace(**{key: new})
+
+    scale.__name__ = f"{key} x factor"
+    return scale
 
 
 def corridor_width(band: int = 0, path: str = "sharing") -> Callable[[Any, float], Any]:
