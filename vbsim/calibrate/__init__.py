@@ -6,6 +6,8 @@
 - :func:`from_claims`: the same from a member-year claims table (CSV path or DataFrame).
 - :func:`read_desynpuf`: CMS DE-SynPUF beneficiary summary files -> member-year cost table.
 - :func:`plot_fit`: concentration curve and persistence, fitted against target (PNG).
+- :func:`transition_rates`: annual cohort transition probabilities (``Cohort.transitions``)
+  from a member-year table with an enrolment type per year.
 
 Each returns a :class:`Calibration` (``cost``, ``rho``, ``report``); the :class:`FitReport` lists
 target against achieved for every statistic. Methods and sources: ``docs/calibration.md``.
@@ -17,15 +19,18 @@ from .claims import clean_claims, from_claims, read_desynpuf
 from .plot import plot_fit
 from .report import Calibration, FitReport, FitRow
 from .summary import AGED_NON_DUAL, from_summary
+from .transitions import TransitionRates, transition_rates
 
 __all__ = [
     "AGED_NON_DUAL",
     "Calibration",
     "FitReport",
     "FitRow",
+    "TransitionRates",
     "clean_claims",
     "from_claims",
     "from_summary",
     "plot_fit",
     "read_desynpuf",
+    "transition_rates",
 ]
