@@ -130,6 +130,12 @@ def test_run_small(tmp_path):
     ("[multiyear.cohort_growth]\nesrd = 0.1\n", "cohort_growth.esrd: no such cohort"),
     ("[multiyear.risk_drift]\naged = 2.0\n", "multiyear.risk_drift.aged must be in"),
     ("[multiyear.cash]\nlag = 3\n", "multiyear.cash.lag: unknown field"),
+    ("[multiyear.cohort_transitions]\nesrd = { aged = 0.1 }\n",
+     "cohort_transitions.esrd: no such cohort"),
+    ("[multiyear.cohort_transitions]\naged = { esrd = 0.1 }\n",
+     "multiyear.cohort_transitions: .*unknown cohorts ['esrd']"),
+    ("[multiyear.cohort_transitions]\naged = { high_needs = 1.5 }\n",
+     "transitions['high_needs'] must be in"),
 ])
 def test_errors_name_the_field(tmp_path, extra, fragment):
     with pytest.raises(VbsimInputError, match=fragment.replace("[", r"\[")):
@@ -148,3 +154,17 @@ def test_command_line(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "lead_global" in out and "P(breach)" in out and "first breach" in out
     assert main([str(tmp_path / "missing.toml")]) == 2
+
+
+def test_cohort_transitions_move_members_into_the_destination(tmp_path):
+    text = SMALL + "[multiyear.cohort_transitions]\naged = { high_needs = 0.1 }\n"
+    s = load(_write(tmp_path, text))
+    assert s.population()["aged"].transitions == (("high_needs", 0.1),)
+    still = load(_write(tmp_path, SMALL)).simulate(progress=False)
+    moving = s.simulate(progress=False)
+    hn = moving["new_members"].sel(cohort="high_needs").values[:, 1:]
+    hn0 = still["new_members"].sel(cohort="high_needs").values[:, 1:]
+    assert (hn > hn0).all()  # movers are the destination's new members
+    # nobody is lost: the same slots, wherever their members are counted
+    np.testing.assert_array_equal(moving["members_start"].sum("cohort").values,
+                                  still["members_start"].sum("cohort").values)

@@ -15,6 +15,9 @@ every 5 years) unless ``[multiyear.strategies.NAME]`` says otherwise::
     aged_non_dual = 0.01                   # ageing: risk score and cost +1% a year from PY1
     [multiyear.coding_drift]
     aged_non_dual = 0.005                  # coding intensity: risk score only
+    [multiyear.cohort_transitions]
+    aged_non_dual = { high_needs = 0.01 }  # members moving between cohorts, keeping their cost
+                                           # rank and risk score (Cohort.transitions)
     [multiyear.cash]
     reconciliation_lag_months = 9.0
     discount_rate = 0.05
@@ -46,8 +49,8 @@ from .dynamics import growth_weights, reweight_cohorts, with_risk_drift, with_sa
 
 __all__ = ["MultiYearScenario", "from_dict", "load"]
 
-_MY_KEYS = ("savings_by_year", "cohort_growth", "risk_drift", "coding_drift", "cash",
-            "strategies")
+_MY_KEYS = ("savings_by_year", "cohort_growth", "risk_drift", "coding_drift",
+            "cohort_transitions", "cash", "strategies")
 _STRATEGY_KEYS = {f.name for f in dataclasses.fields(BenchmarkRule)} | {
     "rule", "discount_by_year", "withhold_by_year"} | {
     f.name for f in dataclasses.fields(CashTerms)}
@@ -74,6 +77,7 @@ class MultiYearScenario:
     cohort_growth: dict[str, float] = dataclasses.field(default_factory=dict)
     risk_drift: dict[str, float] = dataclasses.field(default_factory=dict)
     coding_drift: dict[str, float] = dataclasses.field(default_factory=dict)
+    cohort_transitions: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
 
     @property
     def base_years(self) -> int:
@@ -91,19 +95,30 @@ class MultiYearScenario:
 
     def population(self) -> Any:
         """The scenario's population with the non-negative ``cohort_growth`` rates set as the
-        engine's member-level alignment growth from PY1 (``Cohort.growth``, ``growth_start``).
+        engine's member-level alignment growth from PY1 (``Cohort.growth``, ``growth_start``)
+        and ``cohort_transitions`` as the cohorts' ``transitions`` (replacing any given in the
+        population; the engine moves members from simulated year 2, base years included).
 
         >>> s = load("scenarios/lead_10yr.toml")
         >>> hn = s.population()["high_needs"]
         >>> hn.growth, hn.growth_start
         (0.05, 4)
+        >>> t = s.replace(cohort_transitions={"aged_non_dual": {"high_needs": 0.01}})
+        >>> t.population()["aged_non_dual"].transitions
+        (('high_needs', 0.01),)
         """
         from vbsim.population import Population
 
         grow = {c: g for c, g in self.cohort_growth.items() if g >= 0}
-        return Population(
-            dataclasses.replace(c, growth=grow[c.name], growth_start=self.base_years + 1)
-            if c.name in grow else c for c in self.scenario.population)
+        out = []
+        for c in self.scenario.population:
+            if c.name in grow:
+                c = dataclasses.replace(c, growth=grow[c.name],
+                                        growth_start=self.base_years + 1)
+            if c.name in self.cohort_transitions:
+                c = dataclasses.replace(c, transitions=self.cohort_transitions[c.name])
+            out.append(c)
+        return Population(out)
 
     def simulate(self, *, n_scenarios: int | None = None, seed: int | None = None,
                  progress: bool | None = None) -> xr.Dataset:
@@ -210,7 +225,7 @@ def from_dict(data: Mapping[str, Any], *, where: str = "scenario",
     Traceback (most recent call last):
     ...
     vbsim._validate.VbsimInputError: x.toml: multiyear.savings: unknown field; allowed: \
-savings_by_year, cohort_growth, risk_drift, coding_drift, cash, strategies
+savings_by_year, cohort_growth, risk_drift, coding_drift, cohort_transitions, cash, strategies
     """
     from vbsim import scenario as base
 
@@ -268,8 +283,21 @@ savings_by_year, cohort_growth, risk_drift, coding_drift, cash, strategies
                 rates[key][c] = check_real(f"multiyear.{key}.{c}", g, -0.5, 1.0)
             except VbsimInputError as exc:
                 raise VbsimInputError(f"{where}: {exc}") from None
-    return MultiYearScenario(scenario=sc, strategies=strategies, cash=cash,
-                             savings_by_year=sav, **rates)
+    moves = my.get("cohort_transitions", {}) or {}
+    if not isinstance(moves, Mapping):
+        raise VbsimInputError(f"{where}: multiyear.cohort_transitions must be a table "
+                              "cohort = { destination = probability }")
+    for c in moves:
+        if c not in cohorts:
+            raise VbsimInputError(f"{where}: multiyear.cohort_transitions.{c}: no such cohort; "
+                                  f"cohorts: {', '.join(cohorts)}")
+    out = MultiYearScenario(scenario=sc, strategies=strategies, cash=cash,
+                            savings_by_year=sav, cohort_transitions=dict(moves), **rates)
+    try:
+        out.population()  # validates destinations and probabilities
+    except VbsimInputError as exc:
+        raise VbsimInputError(f"{where}: multiyear.cohort_transitions: {exc}") from None
+    return out
 
 
 def _engine_grown(paths: xr.Dataset) -> set[str]:
