@@ -22,6 +22,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +47,31 @@ def _rows_msg(df, mask, what: str, rows: bool = True) -> str:
     )
     more = f" and {len(bad) - _MAX_LISTED} more" if len(bad) > _MAX_LISTED else ""
     return f"{len(bad)} {what}: {listed}{more}"
+
+
+def read_table(table: Any, columns: Mapping[str, str] | None, what: str):
+    """A copy of ``table`` (CSV path or pandas DataFrame) as a DataFrame, with ``columns``
+    (``{standard name: your column}``) renamed; errors name ``what``.
+
+    >>> import pandas as pd
+    >>> read_table(pd.DataFrame({"ID": [1]}), {"member_id": "ID"}, "claims table").columns.tolist()
+    ['member_id']
+    """
+    import pandas as pd
+
+    if isinstance(table, (str, os.PathLike)):
+        path = Path(table)
+        if not path.is_file():
+            raise VbsimInputError(f"{what}: no such file {str(path)!r}")
+        df = pd.read_csv(path)
+    elif isinstance(table, pd.DataFrame):
+        df = table.copy()
+    else:
+        raise VbsimInputError(
+            f"{what} must be a CSV path or a pandas DataFrame; got {type(table).__name__}")
+    if columns:
+        df = df.rename(columns={v: k for k, v in columns.items()})
+    return df
 
 
 def clean_claims(
@@ -74,19 +100,7 @@ def clean_claims(
 
     check_choice("duplicates", duplicates, ["error", "sum"])
     check_choice("negatives", negatives, ["error", "clip-to-zero", "drop"])
-    if isinstance(table, (str, os.PathLike)):
-        path = Path(table)
-        if not path.is_file():
-            raise VbsimInputError(f"claims table: no such file {str(path)!r}")
-        df = pd.read_csv(path)
-    elif isinstance(table, pd.DataFrame):
-        df = table.copy()
-    else:
-        raise VbsimInputError(
-            f"claims table must be a CSV path or a pandas DataFrame; got {type(table).__name__}"
-        )
-    if columns:
-        df = df.rename(columns={v: k for k, v in columns.items()})
+    df = read_table(table, columns, "claims table")
     missing = [c for c in ("member_id", "year", "cost") if c not in df.columns]
     if missing:
         raise VbsimInputError(

@@ -11,13 +11,12 @@ in year ``y + 1``, pooled over all consecutive year pairs, with its binomial sta
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from .._validate import VbsimInputError
+from .claims import read_table
 
 __all__ = ["TransitionRates", "transition_rates"]
 
@@ -100,18 +99,7 @@ def transition_rates(table: Any, *, columns: Mapping[str, str] | None = None) ->
     """
     import pandas as pd
 
-    if isinstance(table, (str, os.PathLike)):
-        path = Path(table)
-        if not path.is_file():
-            raise VbsimInputError(f"transition table: no such file {str(path)!r}")
-        df = pd.read_csv(path)
-    elif isinstance(table, pd.DataFrame):
-        df = table.copy()
-    else:
-        raise VbsimInputError("transition table must be a CSV path or a pandas DataFrame; got "
-                              f"{type(table).__name__}")
-    if columns:
-        df = df.rename(columns={v: k for k, v in columns.items()})
+    df = read_table(table, columns, "transition table")
     missing = [c for c in ("member_id", "year", "cohort") if c not in df.columns]
     if missing:
         raise VbsimInputError(
