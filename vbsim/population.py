@@ -135,6 +135,12 @@ class Cohort:
         member's prior tenure (``stationary_start``) ignores them, and the closed-form helpers
         (:meth:`expected_cost_pbpy`, :func:`vbsim.reality.truncation_points`, :mod:`vbsim.exact`)
         describe a cohort's own members without moves. Default: none.
+    transition_rank_effect : float
+        ``beta`` in [-3, 3]: a member whose latent cost rank last year was ``z`` moves out of
+        this cohort with the probabilities of ``transitions`` times ``exp(beta z - beta^2 / 2)``
+        (mean 1 over the stationary ranks, so the average rate is kept while the probabilities
+        stay below 1; each capped at 1). Positive: members who cost more are likelier to move
+        (e.g. into high-needs). Default 0: movers are drawn whatever their cost (assumption).
     benchmark_pbpy : float or None
         Benchmark per beneficiary-year at risk score 1 and year-0 cost level. None: the cohort's
         expected cost per member-year divided by its expected risk score
@@ -164,6 +170,7 @@ class Cohort:
     eol_cost: float = EOL_COST
     stationary_start: bool = True
     transitions: Mapping[str, float] | tuple[tuple[str, float], ...] = ()
+    transition_rank_effect: float = 0.0
 
     def __post_init__(self) -> None:
         f = object.__setattr__
@@ -192,6 +199,8 @@ class Cohort:
             raise VbsimInputError("Cohort.stationary_start must be true or false; got "
                                   f"{self.stationary_start!r}")
         f(self, "transitions", _check_transitions(self.name, self.transitions))
+        f(self, "transition_rank_effect",
+          check_real("Cohort.transition_rank_effect", self.transition_rank_effect, -3, 3))
         if self.benchmark_pbpy is not None:
             f(self, "benchmark_pbpy",
               check_real("Cohort.benchmark_pbpy", self.benchmark_pbpy, 0, lo_open=True))
@@ -246,7 +255,8 @@ class Cohort:
                 "risk_ageing": self.risk_ageing,
                 "mortality_ageing": self.mortality_ageing, "eol_cost": self.eol_cost,
                 "stationary_start": self.stationary_start,
-                "transitions": dict(self.transitions)}
+                "transitions": dict(self.transitions),
+                "transition_rank_effect": self.transition_rank_effect}
 
     def slots(self, years: int) -> np.ndarray:
         """Member slots open in each year 1..``years`` (``members`` grown by ``growth``).

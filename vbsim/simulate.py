@@ -65,7 +65,8 @@ def _packed(pop: Population, years: int) -> dict[str, np.ndarray]:
     for i, c in enumerate(pop.cohorts):
         for name, prob in c.transitions:
             trans[i, idx[name]] = prob
-    coh = np.hstack([coh, np.cumsum(trans, axis=1)])
+    beta = np.array([[c.transition_rank_effect] for c in pop.cohorts], dtype=np.float64)
+    coh = np.hstack([coh, beta, np.cumsum(trans, axis=1)])  # columns C_TBETA, C_TRANS + d
     return {
         "slots": np.ascontiguousarray(np.stack([c.slots(years) for c in pop.cohorts])),
         "family": np.array([f for f, _ in specs], dtype=np.int64),

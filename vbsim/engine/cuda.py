@@ -48,6 +48,7 @@ from vbsim.engine.kernel import (  # the per-cohort column layout, shared with t
     C_RISK_AGE,
     C_RISK_SD,
     C_STAT,
+    C_TBETA,
     C_TRANS,
     C_UPLIFT,
     N_STATS,
@@ -279,9 +280,11 @@ def _kernels(nt: int) -> tuple[Any, Any]:
             kp = k
             if moves and t > 0 and occ == 1:  # cohort transition (twin of kernel.draw_moves)
                 u = (float(np.int64(word(keys[sl, t, c, 4], i) >> _S32)) + 0.5) * _TWO32
+                tb = coh[k, C_TBETA]
+                g = 1.0 if tb == 0.0 else math.exp(tb * z - 0.5 * tb * tb)  # rank effect
                 d = k
                 for dd in range(n_coh):
-                    if u < coh[k, C_TRANS + dd]:
+                    if u < g * coh[k, C_TRANS + dd]:
                         d = dd
                         break
                 if d != k:

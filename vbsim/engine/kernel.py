@@ -44,9 +44,12 @@ N_STATS = 7
 # columns of the per-cohort member-dynamics matrix ``coh`` (vbsim.engine.COHORT_COLUMNS)
 C_RISK_SD, C_RHO, C_MORT, C_UPLIFT, C_CHURN, C_REPL, C_RISK_AGE, C_MORT_AGE, C_EOL, C_STAT = (
     range(10))
-#: Columns ``C_TRANS + d`` of ``coh[c]``: cumulative probability that a member of cohort ``c``
-#: moves to one of the cohorts ``0..d`` at the start of a year (``Cohort.transitions``).
-C_TRANS = 10
+#: Column of ``coh[c]``: the rank effect ``beta`` of moves out of cohort ``c``
+#: (``Cohort.transition_rank_effect``); columns ``C_TRANS + d``: cumulative probability that a
+#: member of cohort ``c`` moves to one of the cohorts ``0..d`` at the start of a year
+#: (``Cohort.transitions``), scaled for each member by ``exp(beta z - beta^2 / 2)``.
+C_TBETA = 10
+C_TRANS = 11
 #: Longest prior tenure given to a starting member (stationary start), years. Assumption: a
 #: Medicare beneficiary is rarely aligned to one ACO for longer; the cap also keeps
 #: ``(1 + risk_ageing)^A`` finite when exits are rare.
@@ -119,12 +122,14 @@ def spliced_or_exact(fam: int, p: np.ndarray, zt: np.ndarray, z: float, kc: np.u
 
 
 @njit(cache=True, nogil=True)
-def draw_moves(kt, b0, nb, c, coh, occ, cur, r, mraw, mort, imort, mv, fresh):
+def draw_moves(kt, b0, nb, c, coh, occ, cur, r, mraw, mort, imort, mv, fresh, z, gz):
     """Start-of-year cohort transitions of a block's continuing members.
 
     A member now in cohort ``k`` (``c`` itself while ``occ == 1``, ``cur[j]`` while
     ``occ == 4``: moved out of ``c``) moves to the first ``d`` with ``U < coh[k, C_TRANS + d]``
-    (``U`` the upper half of its ``TRANSIT`` word). It keeps its latent rank and risk score; its
+    (``U`` the upper half of its ``TRANSIT`` word), each ``coh[k, C_TRANS + d]`` scaled by
+    ``g = exp(beta_k z - beta_k^2 / 2)`` (``z`` its rank last year; ``gz[j]`` holds it for the
+    members still in ``c``; 1 when ``beta_k = 0``). It keeps its latent rank and risk score; its
     death probability changes by the ratio of the cohorts' base rates (ageing so far is kept).
     Lists the block's moved-out members in ``mv`` (``fresh``: moved this year); returns their
     number.
@@ -133,18 +138,23 @@ def draw_moves(kt, b0, nb, c, coh, occ, cur, r, mraw, mort, imort, mv, fresh):
     cap_c = 1.0 - coh[c, C_CHURN]
     # U < (total move probability of c) exactly when the integer h < t_c (U = (h + 1/2) 2^-32)
     t_c = np.int64(math.ceil(coh[c, C_TRANS + n_coh - 1] * 4294967296.0 - 0.5))
+    flat_c = coh[c, C_TBETA] == 0.0
     n_mv = 0
     for j in range(nb):
         o = occ[j]
         if o == 1 or o == 4:
             h = np.int64(word_nb(kt, b0 + j) >> _S32)
-            if o == 1 and h >= t_c:  # stays in c (most members: one integer comparison)
+            if o == 1 and flat_c and h >= t_c:  # stays in c (most members: one comparison)
                 continue
             k = c if o == 1 else cur[j]
             u = unit32_nb(h)
+            tb = coh[k, C_TBETA]
+            g = 1.0
+            if tb != 0.0:
+                g = gz[j] if o == 1 else fexp_nb(tb * z[j] - 0.5 * tb * tb)
             d = k
             for e in range(n_coh):
-                if u < coh[k, C_TRANS + e]:
+                if u < g * coh[k, C_TRANS + e]:
                     d = e
                     break
             moved = d != k
@@ -280,6 +290,7 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
     mv = np.empty(block_size, np.int64)
     fresh = np.empty(block_size, np.int64)
     zn = np.empty(block_size)
+    gz = np.empty(block_size)
     pra = np.empty(int(TENURE_MAX) + 1)
     pma = np.empty(int(TENURE_MAX) + 1)
     for c in range(n_coh):
@@ -324,8 +335,13 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                 n_mv = 0
                 if moves and t > 0:
                     kt = key_nb(useed, s, t + 1, c, TRANSIT)
+                    tb = coh[c, C_TBETA]
+                    if tb != 0.0:  # rank effect: exp(beta z - beta^2 / 2), z last year's rank
+                        htb = 0.5 * tb * tb
+                        for j in range(nb):
+                            gz[j] = fexp_nb(tb * z[j] - htb)
                     n_mv = draw_moves(kt, b0, nb, c, coh, occ, cur, r, mraw, mort, imort, mv,
-                                      fresh)
+                                      fresh, z, gz)
                 # pass 1 (scalar): one word per member-year; list the entrants
                 # (the packed store keeps this loop scalar: AVX2 has no 64-bit multiply)
                 all_new = t == 0 and n_open == nb

@@ -27,7 +27,9 @@ Per member slot ``i`` of cohort ``c`` in scenario ``s`` and year ``t`` (docs/eng
   upper half of ``word(REPLACE)`` as a uniform); otherwise the slot stays empty;
 - cohort transitions (year 2 on): a continuing member now in cohort ``k`` moves to the first
   ``d`` with ``U_T < cum[k, d]`` (``U_T`` from the upper half of ``word(TRANSIT)``, ``cum`` the
-  cumulative transition probabilities); ``mraw <- mraw m_d / m_k`` (``m_d r`` if ``m_k = 0``).
+  cumulative transition probabilities, times ``exp(beta_k z - beta_k^2 / 2)`` for the rank
+  effect ``beta_k``, ``z`` last year's rank); ``mraw <- mraw m_d / m_k`` (``m_d r`` if
+  ``m_k = 0``).
   A member moved out of its slot's cohort keeps ``z`` and ``r``, moves
   ``z <- rho_d z + sqrt(1 - rho_d^2) N_latent``, ages by ``d``'s factors and is priced,
   exited and counted with ``d``'s parameters (same words); its slot is refilled by the slot's
@@ -48,6 +50,7 @@ from vbsim.engine.kernel import (
     C_MORT_AGE,
     C_RHO,
     C_RISK_AGE,
+    C_TBETA,
     C_TRANS,
     C_UPLIFT,
     COST,
@@ -128,7 +131,7 @@ def simulate_reference(seed, first, n_scen, years, slots, family, params, coh, z
         s = first + sl
         for c in range(slots.shape[0]):
             fam, p = int(family[c]), params[c]
-            sr, rc, mc, uc, cc, rep, ra, ma, eol, stat = (float(v) for v in coh[c, :C_TRANS])
+            sr, rc, mc, uc, cc, rep, ra, ma, eol, stat = (float(v) for v in coh[c, :C_TBETA])
             moves = cum[c, -1] > 0.0
             seasoned = stat > 0 and (ra != 1.0 or ma != 1.0)
             ac = math.sqrt(1.0 - rc * rc)
@@ -147,7 +150,7 @@ def simulate_reference(seed, first, n_scen, years, slots, family, params, coh, z
                     occ[(occ == 3) & (idx < slots[c, t])] = 2
                     fresh = np.zeros(idx.size, dtype=bool)
                     if moves and t > 0:
-                        occ, cur, mraw, fresh = _moves(occ, cur, mraw, r, c, cum, coh,
+                        occ, cur, mraw, fresh = _moves(occ, cur, mraw, r, z, c, cum, coh,
                                                        words(rng.TRANSIT))
                     moved = occ == 4
                     act = (occ == 1) | (occ == 2)
@@ -209,12 +212,15 @@ def simulate_reference(seed, first, n_scen, years, slots, family, params, coh, z
                     occ = occ.astype(np.int8)
 
 
-def _moves(occ, cur, mraw, r, c, cum, coh, w):
+def _moves(occ, cur, mraw, r, z, c, cum, coh, w):
     """Start-of-year transitions of a block's continuing members (see the module notes)."""
     cont = (occ == 1) | (occ == 4)
     k = np.where(occ == 1, c, cur)
     u = rng.unit32_np(rng.hi32_np(w))
-    below = u[:, None] < cum[k]
+    tb = coh[k, C_TBETA]
+    with np.errstate(over="ignore"):
+        g = np.where(tb == 0.0, 1.0, np.exp(tb * z - 0.5 * tb * tb))
+    below = u[:, None] < g[:, None] * cum[k]
     d = np.where(below.any(axis=1), np.argmax(below, axis=1), k)
     mv = cont & (d != k)
     mk, md = coh[k, C_MORT], coh[d, C_MORT]
