@@ -137,7 +137,8 @@ def draw_moves(kt, b0, nb, c, coh, occ, cur, r, mraw, mort, imort, mv, fresh, z,
     n_coh = coh.shape[0]
     cap_c = 1.0 - coh[c, C_CHURN]
     # U < (total move probability of c) exactly when the integer h < t_c (U = (h + 1/2) 2^-32)
-    t_c = np.int64(math.ceil(coh[c, C_TRANS + n_coh - 1] * 4294967296.0 - 0.5))
+    tot_c = coh[c, C_TRANS + n_coh - 1]
+    t_c = np.int64(math.ceil(tot_c * 4294967296.0 - 0.5))
     flat_c = coh[c, C_TBETA] == 0.0
     n_mv = 0
     for j in range(nb):
@@ -146,8 +147,10 @@ def draw_moves(kt, b0, nb, c, coh, occ, cur, r, mraw, mort, imort, mv, fresh, z,
             h = np.int64(word_nb(kt, b0 + j) >> _S32)
             if o == 1 and flat_c and h >= t_c:  # stays in c (most members: one comparison)
                 continue
-            k = c if o == 1 else cur[j]
             u = unit32_nb(h)
+            if o == 1 and not flat_c and u >= gz[j] * tot_c:  # stays (rank effect)
+                continue
+            k = c if o == 1 else cur[j]
             tb = coh[k, C_TBETA]
             g = 1.0
             if tb != 0.0:
