@@ -41,7 +41,7 @@ _G = np.uint64(0x9E3779B97F4A7C15)
 # statistics columns (vbsim.engine.STATS)
 MM, COST, RISK_MM, DEATHS, START, NEW, LEAVERS = range(7)
 N_STATS = 7
-# columns of the per-cohort member-dynamics matrix ``coh`` (vbsim.engine.COHORT_COLUMNS)
+# columns of the per-cohort member-dynamics matrix ``coh`` (built by vbsim.simulate._packed)
 C_RISK_SD, C_RHO, C_MORT, C_UPLIFT, C_CHURN, C_REPL, C_RISK_AGE, C_MORT_AGE, C_EOL, C_STAT = (
     range(10))
 #: Column of ``coh[c]``: the rank effect ``beta`` of moves out of cohort ``c``
@@ -443,8 +443,9 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                         ee[j] = zt[i4] + f * (zt[i4 + 1] + f * (zt[i4 + 2] + f * zt[i4 + 3]))
                     for j in range(nb):
                         zj = z[j]
-                        # exp computed for every member, then selected: a call under the
-                        # condition kept this loop scalar (~4 ns per member-year on Zen 1)
+                        # exp for every member, then a select: under the condition the
+                        # call stayed a branch, mispredicted on the ~15% zero-cost members
+                        # (~4 ns per member-year on Zen 1, benchmarks/README.md)
                         xj = fexp_nb(ee[j]) * (r[j] * tr)
                         x[j] = 0.0 if zj < z0 else xj
                         o = occ[j]
