@@ -199,6 +199,7 @@ class Cohort:
             raise VbsimInputError("Cohort.stationary_start must be true or false; got "
                                   f"{self.stationary_start!r}")
         f(self, "transitions", _check_transitions(self.name, self.transitions))
+        # |beta| <= 3 (assumption): beyond it almost every move comes from the extreme ranks
         f(self, "transition_rank_effect",
           check_real("Cohort.transition_rank_effect", self.transition_rank_effect, -3, 3))
         if self.benchmark_pbpy is not None:
