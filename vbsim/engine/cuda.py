@@ -187,9 +187,8 @@ def _kernels(nt: int) -> tuple[Any, Any]:
             k = int(v)
             f = v - k
             i4 = 4 + 4 * k
-            g = ztab[c, i4] + f * (ztab[c, i4 + 1] + f * (ztab[c, i4 + 2]
-                                                          + f * ztab[c, i4 + 3]))
-            return math.exp(g)
+            return ztab[c, i4] + f * (ztab[c, i4 + 1] + f * (ztab[c, i4 + 2]
+                                                             + f * ztab[c, i4 + 3]))
         return member_cost(1, params, c, z, np.uint64(0), 0, tab)
 
     @dev

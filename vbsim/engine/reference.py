@@ -75,7 +75,7 @@ def member_cost_np(fam: int, p: np.ndarray, z: np.ndarray, kc: int, idx: np.ndar
         return np.exp(p[0] + p[1] * z)
     if fam == 1 and row is not None and row[2] > 0:
         z = np.asarray(z, dtype=float)
-        x = np.exp(ztable.table_log_cost_np(row, z))
+        x = ztable.table_cost_np(row, z)
         out = member_cost_np(fam, p, z, kc, idx)
         inside = (z >= row[0]) & (z < row[3])
         return np.where(z < p[7], 0.0, np.where(inside, x, out))

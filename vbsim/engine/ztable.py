@@ -3,18 +3,21 @@
 The exact map from a member's latent rank ``z`` to its risk-1 cost,
 ``Q(z) = F^-1(Phi(z))`` (zero below ``z0``, lognormal body, GPD tail), needs ``erfc`` and an
 inverse normal per member-year: about half of the engine's time with the standard cohorts.
-This module tabulates ``g(z) = log Q(z)`` once per cohort as cubic polynomials on cells of width
-``H`` in ``z``, one node sitting exactly on the splice point (where ``g``'s derivative jumps),
-so the kernel needs one table lookup, three multiply-adds and an ``exp``, all vectorisable.
+This module tabulates the cost ``Q(z)`` itself once per cohort as cubic polynomials on cells of
+width ``H`` in ``z``, one node sitting exactly on the splice point (where ``Q``'s derivative
+jumps), so the kernel needs one table lookup and three multiply-adds, all vectorisable, and no
+``exp``. (Tabulating ``log Q`` and taking ``exp`` costs ~2.5 ns more per member-year on the
+team's CPU, and is less accurate: a cubic on a cell of width 1/64 follows the exponential's
+curvature better than ``exp`` amplifies the log's rounding; benchmarks/README.md.)
 
 Accuracy (tests/engine/test_ztable.py, against scipy on dense grids): relative error of the
-cost below 5e-8 from ``z0 + DELTA + 0.3`` up; closer to ``z0`` the log-cost has a logarithmic
-singularity (the body's lower end), the relative error grows but those costs are near zero
-(absolute error below 3e-5 of the mean cost everywhere). Outside ``[z_lo, z_hi)`` (the first
+cost below 2e-8 from ``z0 + DELTA + 0.3`` up; closer to ``z0`` the cost falls steeply to zero
+(it has an infinite slope at ``z0``), the relative error grows but those costs are near zero
+(absolute error below 1e-5 of the mean cost everywhere). Outside ``[z_lo, z_hi)`` (the first
 ``DELTA`` above ``z0``: about 0.2-0.4% of members; and ``z >= Z_HI``) the engine evaluates the
-exact map. Both :mod:`vbsim.engine.kernel` and :mod:`vbsim.engine.reference` use the table, so
-they agree to rounding; ``tests/engine/test_ztable.py`` also checks the engine's simulated
-moments against the exact model.
+exact map. :mod:`vbsim.engine.kernel`, :mod:`vbsim.engine.reference` and the CUDA port evaluate
+the same cubic in the same order, so they agree to rounding; ``tests/engine/test_ztable.py``
+also checks the engine's simulated moments against the exact model.
 
 Table row layout (float64): ``[z_lo, 1/H, n_cells, z_hi, c0, c1, c2, c3, c0, ...]``; a row
 with ``n_cells = 0`` means "no table" (other cost families).
@@ -27,11 +30,11 @@ import math
 import numpy as np
 from scipy import special
 
-__all__ = ["H", "DELTA", "Z_HI", "HEAD", "spliced_table", "pack_tables", "table_log_cost_np",
+__all__ = ["H", "DELTA", "Z_HI", "HEAD", "spliced_table", "pack_tables", "table_cost_np",
            "exact_cost_np"]
 
 H = 1.0 / 64.0  # cell width in z (accuracy above; 1/32 gives ~4e-7)
-DELTA = 0.02  # exact map on [z0, z0 + DELTA): the log-cost is singular at z0
+DELTA = 0.02  # exact map on [z0, z0 + DELTA): Q has an infinite slope at z0
 Z_HI = 8.5  # exact map from here up (a stationary N(0, 1) rank exceeds it with prob. 1e-17)
 HEAD = 4
 TOP_GAP = 1e-9  # cell coordinates are clamped to [0, n_cells - TOP_GAP]
@@ -75,7 +78,7 @@ def spliced_table(p: np.ndarray) -> np.ndarray:
     z_lo = zs - math.floor((zs - start) / H) * H
     n = int(math.ceil((Z_HI - z_lo) / H))
     pts = z_lo + H * (np.arange(n)[:, None] + np.array([0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0]))
-    coef = np.log(exact_cost_np(p, pts)) @ _FIT.T
+    coef = exact_cost_np(p, pts) @ _FIT.T
     return np.concatenate([[z_lo, 1.0 / H, float(n), z_lo + n * H], coef.ravel()])
 
 
@@ -93,14 +96,14 @@ def pack_tables(rows: list[np.ndarray | None]) -> np.ndarray:
     return out
 
 
-def table_log_cost_np(row: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """Vectorised twin of the kernel's table lookup: tabulated ``log Q(z)`` (clamped cells).
+def table_cost_np(row: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Vectorised twin of the kernel's table lookup: tabulated ``Q(z)`` (clamped cells).
 
     >>> from vbsim.costs import Spliced
     >>> _, p = Spliced(mean=11_000).kernel_spec()
     >>> row = spliced_table(p)
     >>> z = np.array([0.0, 1.0, 3.0])
-    >>> bool(np.allclose(np.exp(table_log_cost_np(row, z)), exact_cost_np(p, z), rtol=1e-7))
+    >>> bool(np.allclose(table_cost_np(row, z), exact_cost_np(p, z), rtol=1e-8))
     True
     """
     n = int(row[2])
