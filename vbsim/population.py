@@ -141,6 +141,14 @@ class Cohort:
         (mean 1 over the stationary ranks, so the average rate is kept while the probabilities
         stay below 1; each capped at 1). Positive: members who cost more are likelier to move
         (e.g. into high-needs). Default 0: movers are drawn whatever their cost (assumption).
+    transition_risk_effect : float
+        ``gamma`` in [-3, 3]: the same tilt by the member's risk score ``r`` instead of its
+        cost rank: the probabilities are multiplied by ``exp(gamma zeta - gamma^2 / 2)``, with
+        ``zeta = (log r + s^2 / 2) / s`` its standardised log risk score (``s`` the
+        ``risk_sd`` of the cohort it is in; ``zeta ~ N(0, 1)`` for new members, so the average
+        rate is kept for them; with ``risk_ageing`` it rises with tenure and so do moves).
+        Combines with ``transition_rank_effect`` (the factors multiply; rank and risk score
+        are independent). Needs ``risk_sd > 0``. Default 0 (assumption).
     benchmark_pbpy : float or None
         Benchmark per beneficiary-year at risk score 1 and year-0 cost level. None: the cohort's
         expected cost per member-year divided by its expected risk score
@@ -171,6 +179,7 @@ class Cohort:
     stationary_start: bool = True
     transitions: Mapping[str, float] | tuple[tuple[str, float], ...] = ()
     transition_rank_effect: float = 0.0
+    transition_risk_effect: float = 0.0
 
     def __post_init__(self) -> None:
         f = object.__setattr__
@@ -202,6 +211,13 @@ class Cohort:
         # |beta| <= 3 (assumption): beyond it almost every move comes from the extreme ranks
         f(self, "transition_rank_effect",
           check_real("Cohort.transition_rank_effect", self.transition_rank_effect, -3, 3))
+        f(self, "transition_risk_effect",
+          check_real("Cohort.transition_risk_effect", self.transition_risk_effect, -3, 3))
+        if self.transition_risk_effect != 0.0 and self.risk_sd == 0.0:
+            raise VbsimInputError(
+                f"Cohort.transition_risk_effect needs Cohort.risk_sd > 0 (cohort {self.name!r}: "
+                "with equal risk scores there is no risk score to select movers by); got "
+                f"transition_risk_effect={self.transition_risk_effect:g}, risk_sd=0")
         if self.benchmark_pbpy is not None:
             f(self, "benchmark_pbpy",
               check_real("Cohort.benchmark_pbpy", self.benchmark_pbpy, 0, lo_open=True))
@@ -257,7 +273,8 @@ class Cohort:
                 "mortality_ageing": self.mortality_ageing, "eol_cost": self.eol_cost,
                 "stationary_start": self.stationary_start,
                 "transitions": dict(self.transitions),
-                "transition_rank_effect": self.transition_rank_effect}
+                "transition_rank_effect": self.transition_rank_effect,
+                "transition_risk_effect": self.transition_risk_effect}
 
     def slots(self, years: int) -> np.ndarray:
         """Member slots open in each year 1..``years`` (``members`` grown by ``growth``).

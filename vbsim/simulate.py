@@ -65,8 +65,13 @@ def _packed(pop: Population, years: int) -> dict[str, np.ndarray]:
     for i, c in enumerate(pop.cohorts):
         for name, prob in c.transitions:
             trans[i, idx[name]] = prob
-    beta = np.array([[c.transition_rank_effect] for c in pop.cohorts], dtype=np.float64)
-    coh = np.hstack([coh, beta, np.cumsum(trans, axis=1)])  # columns C_TBETA, C_TRANS + d
+    # who moves: exp(beta z + a log r + k), a = gamma / risk_sd, k = gamma risk_sd / 2
+    # - (beta^2 + gamma^2) / 2 (Cohort.transition_rank_effect, transition_risk_effect)
+    tilt = np.array([[b, g / s if g else 0.0, (0.5 * g * s if g else 0.0) - (b * b + g * g) / 2]
+                     for b, g, s in ((c.transition_rank_effect, c.transition_risk_effect,
+                                      c.risk_sd) for c in pop.cohorts)], dtype=np.float64)
+    # columns C_TBETA, C_TRISK, C_TCONST, C_TRANS + d
+    coh = np.hstack([coh, tilt, np.cumsum(trans, axis=1)])
     return {
         "slots": np.ascontiguousarray(np.stack([c.slots(years) for c in pop.cohorts])),
         "family": np.array([f for f, _ in specs], dtype=np.int64),

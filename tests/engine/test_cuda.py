@@ -94,7 +94,7 @@ SIM_SCRIPT = textwrap.dedent("""
         Cohort("ln", 32, Lognormal(mean=10_000, cv=2.0), mortality=0.1,
                transitions={"sp": 0.3, "cp": 0.1}, transition_rank_effect=1.0),
         Cohort("sp", 16, Spliced(mean=11_000), replacement=0.5, churn=0.3, risk_ageing=0.03,
-               transitions={"ln": 0.4}),
+               transitions={"ln": 0.4}, transition_risk_effect=1.5),
         Cohort("cp", 8, CompoundPoisson(rate=2.0, severity=Lognormal(mean=3_000, cv=1.5))),
     ])
     cpu = _run(simulate_block, moving, 2, 3, 7, THR)
@@ -134,9 +134,10 @@ def test_gpu_matches_cpu_kernel(tpb):
 @needs_gpu
 def test_gpu_matches_cpu_with_cohort_transitions():
     moves = ({"sp": 0.2, "tail": 0.05}, {"ln": 0.3}, {"sp": 0.5}, {})
-    pop = Population([dataclasses.replace(c, transitions=tr, transition_rank_effect=beta)
-                      for c, tr, beta in zip(MIXED.cohorts, moves, (1.0, 0.0, -0.5, 0.0),
-                                             strict=True)])
+    pop = Population([dataclasses.replace(c, transitions=tr, transition_rank_effect=beta,
+                                          transition_risk_effect=gamma)
+                      for c, tr, beta, gamma in zip(MIXED.cohorts, moves, (1.0, 0.0, -0.5, 0.0),
+                                                    (0.0, 1.0, 0.5, 0.0), strict=True)])
     args = (pop, 24, 4, 13, THR)
     cpu = _run(simulate_block, *args, first=2)
     for tpb in (32, 128):

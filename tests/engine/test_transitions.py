@@ -142,6 +142,10 @@ def test_input_errors_name_the_field():
         Population([Cohort("a", 10, COST, transitions={"zz": 0.1})])
     with pytest.raises(VbsimInputError, match="must map cohort names"):
         Cohort("a", 10, COST, transitions=0.1)
+    with pytest.raises(VbsimInputError, match=r"transition_risk_effect must be in \[-3, 3\]"):
+        Cohort("a", 10, COST, transition_risk_effect=4.0)
+    with pytest.raises(VbsimInputError, match="transition_risk_effect needs Cohort.risk_sd > 0"):
+        Cohort("a", 10, COST, risk_sd=0.0, transition_risk_effect=1.0)
     from vbsim.engine.panel import member_panel
 
     with pytest.raises(VbsimInputError, match="does not follow members"):
@@ -190,6 +194,9 @@ def _moving_population(draw) -> Population:
             stationary_start=draw(st.booleans()),
             transition_rank_effect=draw(st.sampled_from([0.0, 0.0, 1.5, -1.0])),
             transitions=dict(zip(others, probs, strict=True))))
+        if cohorts[-1].risk_sd > 0:
+            cohorts[-1] = dataclasses.replace(
+                cohorts[-1], transition_risk_effect=draw(st.sampled_from([0.0, 1.0, -2.0])))
     return Population(cohorts)
 
 
@@ -247,3 +254,49 @@ def test_rank_effect_selects_the_expensive_movers_at_the_stated_average_rate():
     own = _sim(still, n_scenarios=n_scen, years=2, seed=8)["cost"].sel(cohort="b", year=2)
     got = (p["cost"].sel(cohort="b", year=2).values - own.values) / movers / cost_b.mean
     assert abs(got.mean() - ratio) < 4 * got.std(ddof=1) / math.sqrt(n_scen)
+
+
+@pytest.mark.slow
+def test_risk_effect_selects_movers_by_risk_score_at_the_stated_average_rate():
+    """gamma > 0: a member with risk score r = exp(s zeta - s^2/2) moves w.p.
+    min(1, pi exp(gamma zeta - gamma^2/2)).
+
+    New members' zeta are N(0, 1), so the expected number of movers into b in year 2 is
+    N integral phi(zeta) p(zeta) dzeta, and the movers' mean risk score (kept when they move)
+    is integral phi p exp(s zeta - s^2/2) / integral phi p, about exp(s gamma) = 1.65 here: both
+    integrated with scipy and compared within 4 Monte Carlo standard errors. The rank does not
+    select: movers' latent ranks stay N(0, 1), so they cost b's mean times their risk score.
+    """
+    from scipy import integrate, stats
+
+    pi, gamma, s, n_a, n_scen = 0.05, 1.0, 0.5, 20_000, 30
+    cost_b = Lognormal(mean=20_000, cv=1.0)
+    dyn = dict(mortality=0.0, churn=0.0, risk_sd=s, persistence=0.9)
+    pop = Population([
+        Cohort("a", n_a, COST, transitions={"b": pi}, transition_risk_effect=gamma, **dyn),
+        Cohort("b", 1, cost_b, **dyn)])
+    p = _sim(pop, n_scenarios=n_scen, years=2, seed=9)
+    movers = p["new_members"].sel(cohort="b", year=2).values
+
+    def prob(x):
+        return min(1.0, pi * math.exp(gamma * x - 0.5 * gamma * gamma))
+
+    def w(f):
+        return integrate.quad(lambda x: stats.norm.pdf(x) * prob(x) * f(x), -12, 12,
+                              points=[0.5 * gamma + math.log(1 / pi) / gamma], limit=200)[0]
+
+    p_move = w(lambda x: 1.0)
+    se_n = math.sqrt(n_a * w(lambda x: 1.0 - prob(x))) / math.sqrt(n_scen)
+    assert abs(movers.mean() - n_a * p_move) < 4 * se_n
+    ratio = w(lambda x: math.exp(s * x - 0.5 * s * s)) / p_move
+    assert 1.5 < ratio < 1.8  # about exp(s gamma): the selection is by risk score
+    # b's own member draws the same numbers without moves: subtract it exactly
+    still = Population([dataclasses.replace(pop["a"], transitions={}), pop["b"]])
+    own = _sim(still, n_scenarios=n_scen, years=2, seed=9).sel(cohort="b", year=2)
+    b2 = p.sel(cohort="b", year=2)
+    rmm = (b2["risk_score"] * b2["member_months"] - own["risk_score"] * own["member_months"])
+    got = rmm.values / (12.0 * movers)  # no exits: 12 months each
+    assert abs(got.mean() - ratio) < 4 * got.std(ddof=1) / math.sqrt(n_scen)
+    # their cost in b: b's mean times their risk score (the rank is not selected)
+    cost = (b2["cost"] - own["cost"]).values / movers / cost_b.mean
+    assert abs(cost.mean() - ratio) < 4 * cost.std(ddof=1) / math.sqrt(n_scen)

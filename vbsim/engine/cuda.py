@@ -49,7 +49,9 @@ from vbsim.engine.kernel import (  # the per-cohort column layout, shared with t
     C_RISK_SD,
     C_STAT,
     C_TBETA,
+    C_TCONST,
     C_TRANS,
+    C_TRISK,
     C_UPLIFT,
     N_STATS,
     TENURE_MAX,
@@ -280,7 +282,11 @@ def _kernels(nt: int) -> tuple[Any, Any]:
             if moves and t > 0 and occ == 1:  # cohort transition (twin of kernel.draw_moves)
                 u = (float(np.int64(word(keys[sl, t, c, 4], i) >> _S32)) + 0.5) * _TWO32
                 tb = coh[k, C_TBETA]
-                g = 1.0 if tb == 0.0 else math.exp(tb * z - 0.5 * tb * tb)  # rank effect
+                ta = coh[k, C_TRISK]
+                g = 1.0  # who moves: exp(beta z + a log r + k) (kernel.move_tilt)
+                if tb != 0.0 or ta != 0.0:
+                    y = tb * z + coh[k, C_TCONST] + (ta * math.log(r) if ta != 0.0 else 0.0)
+                    g = math.exp(min(max(y, -700.0), 700.0))
                 d = k
                 for dd in range(n_coh):
                     if u < g * coh[k, C_TRANS + dd]:

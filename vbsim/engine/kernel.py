@@ -44,12 +44,17 @@ N_STATS = 7
 # columns of the per-cohort member-dynamics matrix ``coh`` (built by vbsim.simulate._packed)
 C_RISK_SD, C_RHO, C_MORT, C_UPLIFT, C_CHURN, C_REPL, C_RISK_AGE, C_MORT_AGE, C_EOL, C_STAT = (
     range(10))
-#: Column of ``coh[c]``: the rank effect ``beta`` of moves out of cohort ``c``
-#: (``Cohort.transition_rank_effect``); columns ``C_TRANS + d``: cumulative probability that a
-#: member of cohort ``c`` moves to one of the cohorts ``0..d`` at the start of a year
-#: (``Cohort.transitions``), scaled for each member by ``exp(beta z - beta^2 / 2)``.
+#: Columns of ``coh[c]`` for moves out of cohort ``c``: each member's transition probabilities
+#: are scaled by ``exp(beta z + a log r + k)`` (:func:`move_tilt`; ``z`` its rank last year,
+#: ``r`` its risk score): ``C_TBETA`` holds ``beta`` (``Cohort.transition_rank_effect``),
+#: ``C_TRISK`` ``a = gamma / risk_sd`` (``gamma``: ``Cohort.transition_risk_effect``) and
+#: ``C_TCONST`` ``k = gamma risk_sd / 2 - (beta^2 + gamma^2) / 2``; columns ``C_TRANS + d``:
+#: cumulative probability that a member of cohort ``c`` moves to one of the cohorts ``0..d`` at
+#: the start of a year (``Cohort.transitions``).
 C_TBETA = 10
-C_TRANS = 11
+C_TRISK = 11
+C_TCONST = 12
+C_TRANS = 13
 #: Longest prior tenure given to a starting member (stationary start), years. Assumption: a
 #: Medicare beneficiary is rarely aligned to one ACO for longer; the cap also keeps
 #: ``(1 + risk_ageing)^A`` finite when exits are rare.
@@ -121,6 +126,18 @@ def spliced_or_exact(fam: int, p: np.ndarray, zt: np.ndarray, z: float, kc: np.u
     return member_cost(fam, p, z, kc, i)
 
 
+@njit(cache=True, inline="always", nogil=True)
+def move_tilt(coh: np.ndarray, k: int, z: float, r: float) -> float:
+    """Factor on the transition probabilities out of cohort ``k`` of a member at rank ``z``
+    with risk score ``r``: ``exp(beta z + a log r + k)``, the exponent clamped to
+    ``[-700, 700]`` (a probability factor beyond ``e^700`` moves the member anyway)."""
+    y = coh[k, C_TBETA] * z + coh[k, C_TCONST]
+    a = coh[k, C_TRISK]
+    if a != 0.0:
+        y += a * math.log(r)
+    return fexp_nb(min(max(y, -700.0), 700.0))
+
+
 @njit(cache=True, nogil=True)
 def draw_moves(kt, b0, nb, c, coh, occ, cur, r, mraw, mort, imort, mv, fresh, z, gz):
     """Start-of-year cohort transitions of a block's continuing members.
@@ -128,8 +145,8 @@ def draw_moves(kt, b0, nb, c, coh, occ, cur, r, mraw, mort, imort, mv, fresh, z,
     A member now in cohort ``k`` (``c`` itself while ``occ == 1``, ``cur[j]`` while
     ``occ == 4``: moved out of ``c``) moves to the first ``d`` with ``U < coh[k, C_TRANS + d]``
     (``U`` the upper half of its ``TRANSIT`` word), each ``coh[k, C_TRANS + d]`` scaled by
-    ``g = exp(beta_k z - beta_k^2 / 2)`` (``z`` its rank last year; ``gz[j]`` holds it for the
-    members still in ``c``; 1 when ``beta_k = 0``). It keeps its latent rank and risk score; its
+    ``g =`` :func:`move_tilt` (``gz[j]`` holds it for the members still in ``c``; 1 when cohort
+    ``k`` has neither effect). It keeps its latent rank and risk score; its
     death probability changes by the ratio of the cohorts' base rates (ageing so far is kept).
     Lists the block's moved-out members in ``mv`` (``fresh``: moved this year); returns their
     number.
@@ -139,7 +156,7 @@ def draw_moves(kt, b0, nb, c, coh, occ, cur, r, mraw, mort, imort, mv, fresh, z,
     # U < (total move probability of c) exactly when the integer h < t_c (U = (h + 1/2) 2^-32)
     tot_c = coh[c, C_TRANS + n_coh - 1]
     t_c = np.int64(math.ceil(tot_c * 4294967296.0 - 0.5))
-    flat_c = coh[c, C_TBETA] == 0.0
+    flat_c = coh[c, C_TBETA] == 0.0 and coh[c, C_TRISK] == 0.0
     n_mv = 0
     for j in range(nb):
         o = occ[j]
@@ -151,10 +168,9 @@ def draw_moves(kt, b0, nb, c, coh, occ, cur, r, mraw, mort, imort, mv, fresh, z,
             if o == 1 and not flat_c and u >= gz[j] * tot_c:  # stays (rank effect)
                 continue
             k = c if o == 1 else cur[j]
-            tb = coh[k, C_TBETA]
             g = 1.0
-            if tb != 0.0:
-                g = gz[j] if o == 1 else fexp_nb(tb * z[j] - 0.5 * tb * tb)
+            if coh[k, C_TBETA] != 0.0 or coh[k, C_TRISK] != 0.0:
+                g = gz[j] if o == 1 else move_tilt(coh, k, z[j], r[j])
             d = k
             for e in range(n_coh):
                 if u < g * coh[k, C_TRANS + e]:
@@ -338,11 +354,14 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                 n_mv = 0
                 if moves and t > 0:
                     kt = key_nb(useed, s, t + 1, c, TRANSIT)
-                    tb = coh[c, C_TBETA]
-                    if tb != 0.0:  # rank effect: exp(beta z - beta^2 / 2), z last year's rank
-                        htb = 0.5 * tb * tb
+                    tb, ta, tk = coh[c, C_TBETA], coh[c, C_TRISK], coh[c, C_TCONST]
+                    # who moves: exp(beta z + a log r + k) (move_tilt), z last year's rank
+                    if ta != 0.0:
+                        for j in range(nb):  # empty slots (r = 0) give 0, never read
+                            gz[j] = move_tilt(coh, c, z[j], r[j])
+                    elif tb != 0.0:  # rank effect only: no log (vector loop)
                         for j in range(nb):
-                            gz[j] = fexp_nb(tb * z[j] - htb)
+                            gz[j] = fexp_nb(min(max(tb * z[j] + tk, -700.0), 700.0))
                     n_mv = draw_moves(kt, b0, nb, c, coh, occ, cur, r, mraw, mort, imort, mv,
                                       fresh, z, gz)
                 # pass 1 (scalar): one word per member-year; list the entrants

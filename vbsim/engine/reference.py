@@ -51,7 +51,9 @@ from vbsim.engine.kernel import (
     C_RHO,
     C_RISK_AGE,
     C_TBETA,
+    C_TCONST,
     C_TRANS,
+    C_TRISK,
     C_UPLIFT,
     COST,
     DEATHS,
@@ -217,9 +219,10 @@ def _moves(occ, cur, mraw, r, z, c, cum, coh, w):
     cont = (occ == 1) | (occ == 4)
     k = np.where(occ == 1, c, cur)
     u = rng.unit32_np(rng.hi32_np(w))
-    tb = coh[k, C_TBETA]
-    with np.errstate(over="ignore"):
-        g = np.where(tb == 0.0, 1.0, np.exp(tb * z - 0.5 * tb * tb))
+    tb, ta, tk = coh[k, C_TBETA], coh[k, C_TRISK], coh[k, C_TCONST]
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        y = tb * z + tk + np.where(ta != 0.0, ta * np.log(np.where(cont, r, 1.0)), 0.0)
+        g = np.where((tb == 0.0) & (ta == 0.0), 1.0, np.exp(np.clip(y, -700.0, 700.0)))
     below = u[:, None] < g[:, None] * cum[k]
     d = np.where(below.any(axis=1), np.argmax(below, axis=1), k)
     mv = cont & (d != k)
