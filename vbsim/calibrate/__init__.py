@@ -7,7 +7,8 @@
 - :func:`read_desynpuf`: CMS DE-SynPUF beneficiary summary files -> member-year cost table.
 - :func:`plot_fit`: concentration curve and persistence, fitted against target (PNG).
 - :func:`transition_rates`: annual cohort transition probabilities (``Cohort.transitions``)
-  from a member-year table with an enrolment type per year.
+  from a member-year table with an enrolment type per year, and optionally how they depend on
+  cost rank and risk score (``effects=``).
 
 Each returns a :class:`Calibration` (``cost``, ``rho``, ``report``); the :class:`FitReport` lists
 target against achieved for every statistic. Methods and sources: ``docs/calibration.md``.
