@@ -99,7 +99,13 @@ def check_array(
     >>> check_array("expenditure", [1.0, 2.0], 0).tolist()
     [1.0, 2.0]
     """
-    a = np.asarray(value, dtype=float)
+    try:
+        raw = np.asarray(value)
+    except ValueError:  # ragged nesting
+        raw = np.asarray([0], dtype=object)
+    if raw.dtype.kind not in "iuf":
+        raise VbsimInputError(f"{field} must be a number or a list of numbers; got {value!r}")
+    a = raw.astype(float)
     if a.size and not np.all(np.isfinite(a)):
         raise VbsimInputError(f"{field} must be finite (no NaN or inf)")
     if a.size and (a.min() < lo or a.max() > hi):

@@ -449,6 +449,8 @@ _STANDARD = {
     "esrd": dict(mean=89_000.0, mortality=0.15, cv=1.0, zero_share=0.02),
     "high_needs": dict(mean=50_000.0, mortality=0.12),
 }
+#: The enrolment types :func:`standard_cohort` knows.
+STANDARD_KINDS = tuple(_STANDARD)
 
 
 def standard_cohort(kind: str, members: int, **changes: Any) -> Cohort:
@@ -469,7 +471,7 @@ def standard_cohort(kind: str, members: int, **changes: Any) -> Cohort:
     >>> round(c.expected_cost_pbpy()), c.cost.cv, c.persistence, c.eol_cost
     (89000, 1.0, 0.784, 34700.0)
     """
-    if kind not in _STANDARD:
+    if not isinstance(kind, str) or kind not in _STANDARD:
         raise VbsimInputError(
             f"kind must be one of {', '.join(repr(k) for k in _STANDARD)}; got {kind!r}")
     d = _STANDARD[kind]

@@ -106,10 +106,13 @@ def _cost_model(spec: Any, where: str) -> Any:
 
 def _standard(c: Mapping[str, Any], where: str) -> Any:
     """A cohort of a standard enrolment type (``standard = "esrd"``) with optional overrides."""
-    from .population import Cohort, standard_cohort
+    from .population import STANDARD_KINDS, Cohort, standard_cohort
 
     rest = dict(c)
     kind = rest.pop("standard")
+    if not isinstance(kind, str) or kind not in STANDARD_KINDS:
+        raise VbsimInputError(f"{where}.standard must be one of "
+                              f"{', '.join(map(repr, STANDARD_KINDS))}; got {kind!r}")
     if "members" not in rest:
         raise VbsimInputError(f"{where}.members: missing (an integer >= 1)")
     members = rest.pop("members")
@@ -137,6 +140,10 @@ def _population(spec: Any, where: str) -> Any:
     extra = set(spec) - {"cohorts"}
     if extra:
         raise VbsimInputError(f"{where}.{sorted(extra)[0]}: unknown field; allowed: cohorts")
+    if not isinstance(spec["cohorts"], list) or not spec["cohorts"]:
+        raise VbsimInputError(
+            f"{where}.cohorts: expected one or more [[population.cohorts]] tables; "
+            f"got {spec['cohorts']!r}")
     cohorts = []
     for i, c in enumerate(spec["cohorts"]):
         w = f"{where}.cohorts[{i}]"
@@ -152,6 +159,22 @@ def _population(spec: Any, where: str) -> Any:
         return Population(cohorts)
     except VbsimInputError as exc:
         raise VbsimInputError(f"{where}: {exc}") from None
+
+
+def _table(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
+    """Section ``key`` of ``data`` (empty if absent) as a dict; an error if it is no table.
+
+    >>> _table({"simulation": 5}, "simulation", "x.toml")
+    Traceback (most recent call last):
+    ...
+    vbsim._validate.VbsimInputError: x.toml: simulation: expected a table ([simulation] with \
+key = value lines); got 5
+    """
+    v = data.get(key, {})
+    if not isinstance(v, Mapping):
+        raise VbsimInputError(
+            f"{where}: {key}: expected a table ([{key}] with key = value lines); got {v!r}")
+    return dict(v)
 
 
 def from_dict(data: Mapping[str, Any], *, where: str = "scenario",
@@ -171,7 +194,7 @@ def from_dict(data: Mapping[str, Any], *, where: str = "scenario",
             raise VbsimInputError(
                 f"{where}: {key}: unknown section; allowed: {', '.join(_TOP_KEYS)}"
             )
-    sim = dict(data.get("simulation", {}))
+    sim = _table(data, "simulation", where)
     kw: dict[str, Any] = {}
     for key, val in sim.items():
         if key not in _SIM_KEYS:
@@ -187,7 +210,7 @@ def from_dict(data: Mapping[str, Any], *, where: str = "scenario",
         raise VbsimInputError(f"{where}: population: missing section [[population.cohorts]]")
     try:
         population = _population(data["population"], "population")
-        dspec = dict(data.get("drivers", {}))
+        dspec = _table(data, "drivers", where)
         if "trend_file" in dspec:  # a user-supplied expected trend path, relative to the file
             from .drivers import read_trend_file
 
@@ -202,7 +225,7 @@ def from_dict(data: Mapping[str, Any], *, where: str = "scenario",
         drivers = build_dataclass(Drivers, dspec, "drivers")
     except VbsimInputError as exc:
         raise VbsimInputError(f"{where}: {exc}") from None
-    settle = dict(data.get("settlement", {}))
+    settle = _table(data, "settlement", where)
     for key, val in settle.items():
         if key not in _SETTLE_KEYS:
             raise VbsimInputError(

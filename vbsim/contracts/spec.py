@@ -56,7 +56,7 @@ def _term(spec: Any, where: str, default_type: str | None = None) -> Any:
         raise VbsimInputError(f"{where} must be a table with a 'type' key; got {spec!r}")
     spec = dict(spec)
     typ = spec.pop("type", default_type)
-    if typ not in TERM_TYPES:
+    if not isinstance(typ, str) or typ not in TERM_TYPES:
         raise VbsimInputError(
             f"{where}.type must be one of {', '.join(map(repr, TERM_TYPES))}; got {typ!r}"
         )
@@ -67,6 +67,11 @@ def _term(spec: Any, where: str, default_type: str | None = None) -> Any:
             raise VbsimInputError(
                 f"{where}.{k} is not a parameter of {typ}; allowed: type, {', '.join(names)}"
             )
+    missing = [f.name for f in dataclasses.fields(cls) if f.init and f.name not in spec
+               and f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise VbsimInputError(f"{where}.{missing[0]} is required by {typ}")
     if cls is TwoSidedRisk and isinstance(spec.get("loss_rate"), Mapping):
         spec["loss_rate"] = _term(spec["loss_rate"], f"{where}.loss_rate", "quality_loss_rate")
     try:
@@ -79,7 +84,7 @@ def _preset(spec: dict[str, Any], where: str) -> Contract:
     from vbsim.presets import PRESETS
 
     name = spec.pop("preset")
-    if name not in PRESETS:
+    if not isinstance(name, str) or name not in PRESETS:
         raise VbsimInputError(
             f"{where}.preset must be one of {', '.join(map(repr, PRESETS))}; got {name!r}"
         )

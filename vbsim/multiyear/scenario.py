@@ -238,6 +238,10 @@ savings_by_year, cohort_growth, risk_drift, coding_drift, cohort_transitions, ca
             raise VbsimInputError(
                 f"{where}: multiyear.{k}: unknown field; allowed: {', '.join(_MY_KEYS)}")
     sc = base.from_dict(data, where=where, base_dir=base_dir)
+    for key in ("cash", "strategies"):
+        if not isinstance(my.get(key, {}), Mapping):
+            raise VbsimInputError(f"{where}: multiyear.{key}: expected a table; "
+                                  f"got {my[key]!r}")
     raw_contracts = data.get("contracts", {})
     specs = my.get("strategies", {}) or {}
     for k in specs:
@@ -266,8 +270,11 @@ savings_by_year, cohort_growth, risk_drift, coding_drift, cohort_transitions, ca
                               "years (simulated years = base years + performance years)")
     sav: tuple[float, ...] = ()
     if "savings_by_year" in my:
-        sav = tuple(check_array("multiyear.savings_by_year", my["savings_by_year"], -0.5, 0.5)
-                    .ravel().tolist())
+        try:
+            sav = tuple(check_array("multiyear.savings_by_year", my["savings_by_year"], -0.5,
+                                    0.5).ravel().tolist())
+        except VbsimInputError as exc:
+            raise VbsimInputError(f"{where}: {exc}") from None
     cohorts = list(sc.population.names)
     rates: dict[str, dict[str, float]] = {}
     for key in ("cohort_growth", "risk_drift", "coding_drift"):
