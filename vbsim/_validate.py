@@ -8,6 +8,7 @@ Nothing is clipped silently.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -78,6 +79,22 @@ def check_int(field: str, value: Any, lo: int = 0, hi: int | None = None) -> int
     return v
 
 
+def _same_choice(value: Any, choice: Any) -> bool:
+    """``value == choice`` for a value of the choice's kind: True is not 1, 0 is 0.0, and an
+    array is no choice (nor an ambiguous truth value)."""
+    if isinstance(value, np.ndarray):
+        return False
+    flags = (bool, np.bool_)
+    if isinstance(choice, flags):
+        return isinstance(value, flags) and bool(value) == bool(choice)
+    if isinstance(choice, numbers.Real):
+        return (isinstance(value, numbers.Real) and not isinstance(value, flags)
+                and value == choice)
+    if isinstance(choice, str):  # str or numpy.str_
+        return isinstance(value, str) and value == choice
+    return isinstance(value, type(choice)) and value == choice
+
+
 def check_choice(field: str, value: Any, choices: Iterable[Any]) -> Any:
     """Return ``value`` if it is one of ``choices``.
 
@@ -85,7 +102,7 @@ def check_choice(field: str, value: Any, choices: Iterable[Any]) -> Any:
     'E'
     """
     choices = list(choices)
-    if value not in choices:
+    if not any(_same_choice(value, c) for c in choices):
         allowed = ", ".join(repr(c) for c in choices)
         raise VbsimInputError(f"{field} must be one of {allowed}; got {value!r}")
     return value

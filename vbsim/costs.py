@@ -171,6 +171,11 @@ class Lognormal(CostModel):
         return {"family": "Lognormal", "mean": self.mean, "cv": self.cv}
 
 
+#: Smallest positive Spliced.tail_share: below it the splice point (the body's 1 - q quantile)
+#: is not representable in double precision (numerical limit, not an assumption).
+TAIL_SHARE_MIN = 1e-12
+
+
 @dataclass(frozen=True)
 class Spliced(CostModel):
     """Zero mass, lognormal body and generalized Pareto (GPD) tail, spliced continuously.
@@ -222,6 +227,10 @@ class Spliced(CostModel):
         f(self, "cv", check_real("Spliced.cv", self.cv, 0, 20, lo_open=True))
         f(self, "zero_share", check_real("Spliced.zero_share", self.zero_share, 0, 0.9))
         f(self, "tail_share", check_real("Spliced.tail_share", self.tail_share, 0, 0.5))
+        if 0.0 < self.tail_share < TAIL_SHARE_MIN:  # 1 - q rounds to 1: no splice point
+            raise VbsimInputError(
+                f"Spliced.tail_share must be 0 (no tail) or in [{TAIL_SHARE_MIN:g}, 0.5]; "
+                f"got {self.tail_share!r}")
         f(self, "tail_shape", check_real("Spliced.tail_shape", self.tail_shape, 0, 0.5,
                                          hi_open=True))
         lo, hi = self._cv_of_sigma(0.02), self._cv_of_sigma(3.5)

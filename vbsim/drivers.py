@@ -125,8 +125,10 @@ class Drivers:
         f(self, "quality_mean",
           check_real("Drivers.quality_mean", self.quality_mean, 0, 1, lo_open=True, hi_open=True))
         top = math.sqrt(self.quality_mean * (1 - self.quality_mean))
-        f(self, "quality_sd",
-          check_real("Drivers.quality_sd", self.quality_sd, 0, top, hi_open=True))
+        # a beta distribution needs sd < sqrt(m (1 - m)): the bound moves with quality_mean
+        f(self, "quality_sd", check_real(
+            f"Drivers.quality_sd (with quality_mean={self.quality_mean:g})", self.quality_sd, 0,
+            top, hi_open=True))
         f(self, "quality_cost_corr",
           check_real("Drivers.quality_cost_corr", self.quality_cost_corr, -1, 1))
 

@@ -138,6 +138,8 @@ def bands_tuple(owner: str, name: str, bands: Any) -> tuple[tuple[float, float, 
     for i, b in enumerate(bands):
         if isinstance(b, Mapping):
             b = (b.get("lower"), b.get("upper"), b.get("share"))
+        if isinstance(b, (str, bytes)) or not hasattr(b, "__iter__"):
+            raise VbsimInputError(f"{field}[{i}] must be (lower, upper, share); got {b!r}")
         b = tuple(b)
         if len(b) != 3:
             raise VbsimInputError(f"{field}[{i}] must be (lower, upper, share); got {b!r}")

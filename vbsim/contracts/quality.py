@@ -66,10 +66,12 @@ class PayForPerformance(Term):
 
     def __post_init__(self) -> None:
         n = type(self).__name__
-        th = tuple(self.thresholds) if not isinstance(self.thresholds, (int, float)) else None
-        if th is None:
-            raise VbsimInputError(f"{n}.thresholds must be a list of scores in [0, 1]")
-        th = tuple(self._chk(f"thresholds[{i}]", t, 0, 1) for i, t in enumerate(th))
+        for name in ("thresholds", "amounts"):
+            if not isinstance(getattr(self, name), (list, tuple, np.ndarray)):
+                what = "scores in [0, 1]" if name == "thresholds" else "amounts"
+                raise VbsimInputError(
+                    f"{n}.{name} must be a list of {what}; got {getattr(self, name)!r}")
+        th = tuple(self._chk(f"thresholds[{i}]", t, 0, 1) for i, t in enumerate(self.thresholds))
         if any(b <= a for a, b in zip(th, th[1:], strict=False)):
             raise VbsimInputError(f"{n}.thresholds must be strictly increasing; got {th}")
         am = tuple(self._chk(f"amounts[{i}]", a, -math.inf, math.inf)

@@ -192,6 +192,11 @@ class TwoSidedRisk(Term):
         n = type(self).__name__
         self._real("rate", 0, 1)
         if isinstance(self.loss_rate, dict):
+            allowed = [f.name for f in dataclasses.fields(QualityLossRate)]
+            extra = sorted(set(self.loss_rate) - set(allowed))
+            if extra:
+                raise VbsimInputError(f"{n}.loss_rate.{extra[0]} is not a parameter of "
+                                      f"quality_loss_rate; allowed: {', '.join(allowed)}")
             self._set("loss_rate", QualityLossRate(**self.loss_rate))
         if not isinstance(self.loss_rate, QualityLossRate):
             self._real("loss_rate", 0, 1)
