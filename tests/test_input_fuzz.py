@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from vbsim import costs
@@ -67,3 +68,72 @@ def test_flags_are_booleans_and_numeric_choices_take_ints():
     from vbsim.presets import mssp
 
     assert mssp("E", msr=0).sharing.msr == 0.0  # an int where the choices are floats
+
+
+def _claims() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    n = 200
+    return pd.DataFrame({
+        "member_id": np.repeat(np.arange(n), 3), "year": np.tile([2020, 2021, 2022], n),
+        "cost": rng.lognormal(8, 1.5, 3 * n) * (rng.random(3 * n) > 0.15),
+        "cohort": "aged", "risk_score": np.repeat(rng.lognormal(0, 0.4, n), 3)})
+
+
+REQUIRED = {"clean_claims": ["member_id", "year", "cost"],
+            "transition_rates": ["member_id", "year", "cohort", "cost", "risk_score"]}
+CELLS = ["x", "", None, np.nan, -5.0, 1e300, -1e300, np.inf, -np.inf, True, 2**70, 2020.5]
+
+
+@pytest.mark.parametrize("reader", ["clean_claims", "transition_rates"])
+def test_claims_tables_with_one_bad_cell_or_column_give_input_errors(reader):
+    """A bad cell in any column, a missing column, or an unreadable file: VbsimInputError."""
+    from vbsim import calibrate
+
+    fn = {"clean_claims": calibrate.clean_claims,
+          "transition_rates": lambda t: calibrate.transition_rates(t, effects=["rank", "risk"])
+          }[reader]
+    base = _claims()
+    n_errors = 0
+    for col in base.columns:
+        for value in CELLS:
+            t = base.astype(object)
+            t.loc[5, col] = value
+            try:
+                fn(t)
+            except VbsimInputError:
+                n_errors += 1
+    for col in REQUIRED[reader]:
+        with pytest.raises(VbsimInputError, match=col):
+            fn(base.drop(columns=col))
+    assert n_errors > 10
+
+
+@pytest.mark.parametrize("content", ["", "a,b\n1,2\n\x00,,,\n", "\udcff"])
+def test_unreadable_csv_files_are_input_errors(tmp_path, content):
+    from vbsim.calibrate import from_claims, transition_rates
+
+    f = tmp_path / "claims.csv"
+    f.write_bytes(content.encode("utf-8", "surrogateescape"))
+    for fn in (from_claims, transition_rates):
+        with pytest.raises(VbsimInputError, match="claims.csv"):
+            fn(str(f))
+
+
+def test_settle_and_trend_csv_with_a_long_row_or_bad_bytes(tmp_path):
+    from vbsim.drivers import read_trend_file
+    from vbsim.settle_cli import read_rows
+
+    long_row = tmp_path / "rows.csv"
+    long_row.write_text("id,benchmark,expenditure\naco1,100e6,97e6,5\n")
+    with pytest.raises(VbsimInputError, match="4 cells but the header names 3 columns"):
+        read_rows(str(long_row))
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"\xff\xfe,benchmark\n1,2\n")
+    with pytest.raises(VbsimInputError, match="as UTF-8 CSV"):
+        read_rows(str(latin))
+    with pytest.raises(VbsimInputError, match="as UTF-8 CSV"):
+        read_trend_file(latin)
+    trend = tmp_path / "trend.csv"
+    trend.write_text("year,trend\n1,0.04,5\n")
+    with pytest.raises(VbsimInputError, match="more cells than the header"):
+        read_trend_file(trend)

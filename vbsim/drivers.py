@@ -243,8 +243,13 @@ def read_trend_file(path: str | Path) -> dict[str, tuple[float, ...]]:
     p = Path(path)
     if not p.is_file():
         raise VbsimInputError(f"{path}: no such trend file")
-    with p.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    try:
+        with p.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise VbsimInputError(f"{path}: cannot read as UTF-8 CSV: {exc}") from None
+    if any(None in r for r in rows):
+        raise VbsimInputError(f"{path}: a row has more cells than the header has columns")
     if not rows:
         raise VbsimInputError(f"{path}: no rows; expected columns year,trend[,benchmark_trend]")
     cols = set(rows[0])

@@ -210,7 +210,7 @@ def read_rows(path: str) -> list[tuple[str, dict[str, Any]]]:
     2 {'benchmark': 50000000.0}
     """
     try:
-        with open(path, newline="") as fh:
+        with open(path, newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
             cols = reader.fieldnames or []
             bad = [c for c in cols if c not in _CONTEXT_COLUMNS and c != "id"]
@@ -221,6 +221,10 @@ def read_rows(path: str) -> list[tuple[str, dict[str, Any]]]:
                 )
             out = []
             for i, rec in enumerate(reader, start=1):
+                if None in rec:  # more cells than header columns
+                    raise VbsimInputError(
+                        f"{path} row {i}: {len(cols) + len(rec[None])} cells but the header "
+                        f"names {len(cols)} columns")
                 ctx: dict[str, Any] = {}
                 for col, val in rec.items():
                     if col == "id" or val is None or val.strip() == "":
@@ -231,6 +235,8 @@ def read_rows(path: str) -> list[tuple[str, dict[str, Any]]]:
                 out.append((rec.get("id") or str(i), ctx))
     except OSError as exc:
         raise VbsimInputError(f"cannot read --csv {path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise VbsimInputError(f"cannot read --csv {path} as UTF-8 CSV: {exc}") from None
     if not out:
         raise VbsimInputError(f"{path} has no rows")
     return out

@@ -63,7 +63,10 @@ def read_table(table: Any, columns: Mapping[str, str] | None, what: str):
         path = Path(table)
         if not path.is_file():
             raise VbsimInputError(f"{what}: no such file {str(path)!r}")
-        df = pd.read_csv(path)
+        try:
+            df = pd.read_csv(path)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise VbsimInputError(f"{what}: cannot read {str(path)!r} as CSV: {exc}") from None
     elif isinstance(table, pd.DataFrame):
         df = table.copy()
     else:
@@ -129,7 +132,7 @@ def clean_claims(
         bad = cost.isna() | ~np.isfinite(cost.fillna(0).to_numpy())
         raise VbsimInputError("claims table: " + _rows_msg(df, bad, "rows with non-numeric cost"))
     year = pd.to_numeric(df["year"], errors="coerce")
-    bad_year = year.isna() | (year != np.round(year))
+    bad_year = year.isna() | ~np.isfinite(year) | (year != np.round(year))
     if bad_year.any():
         msg = _rows_msg(df, bad_year, "rows with a non-integer year")
         raise VbsimInputError("claims table: " + msg)

@@ -166,7 +166,7 @@ def transition_rates(table: Any, *, columns: Mapping[str, str] | None = None,
         bad = df.columns[df.isna().any()].tolist()
         raise VbsimInputError(f"transition table: missing values in {bad}")
     year = pd.to_numeric(df["year"], errors="coerce")
-    if year.isna().any() or (year != year.round()).any():
+    if year.isna().any() or (~np.isfinite(year)).any() or (year != year.round()).any():
         raise VbsimInputError("transition table: year must be an integer in every row")
     df = df.assign(member_id=df["member_id"].astype(str), year=year.astype("int64"),
                    cohort=df["cohort"].astype(str))
