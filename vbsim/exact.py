@@ -349,12 +349,156 @@ class ExactDistribution:
                 f"N={len(self.pmf)}, h={self.h:.4g}, ok={self.ok})")
 
 
+MEMBER_GRID = 2**15  # log-spaced points on which a year-1 member's cost model is tabulated
+
+
+class YearOneMember:
+    """Year-1 cost of one member of a :class:`vbsim.population.Cohort`, as the engine draws it
+    (docs/engine.md; drivers at their expected level, trend index 1): with ``R`` the risk score
+    (Gauss-Hermite nodes), ``m = min(mortality R, 1 - churn)`` and ``X`` the cost model,
+
+    - stays (probability ``1 - m - churn``): ``R X``;
+    - dies (``m``): ``R X eol_uplift + eol_cost``;
+    - leaves (``churn``): ``R X U``, ``U`` uniform on (0, 1) (the part of the year it stayed).
+
+    A member model for :class:`Cohort` (``mean``, ``var``, ``lev``, ``cdf``); the moments are
+    exact. ``lev`` and ``cdf`` of ``X`` are tabulated once on ``MEMBER_GRID`` log-spaced points
+    (linear in ``log x``; relative error ~1e-7); the leavers' ``U`` is integrated out exactly
+    on that table: ``E[min(b U X, d)] = (d^2 / b) int_{d/b}^inf lev(s) / s^3 ds`` and
+    ``P(b U X <= y) = 1 - (y / b) int_{y/b}^inf S(s) / s^2 ds``. Not covered (an error says
+    so): a stationary start with ageing (prior-tenure ageing changes year-1 risk scores) and
+    compound-Poisson costs with deaths or churn.
+
+    >>> from vbsim.costs import Lognormal
+    >>> from vbsim.population import Cohort as Members
+    >>> c = Members("a", 100, Lognormal(mean=1000.0, cv=1.0), risk_sd=0.0, mortality=0.1,
+    ...             eol_uplift=2.0, eol_cost=500.0, churn=0.2)
+    >>> m = YearOneMember(c)
+    >>> round(m.mean, 6)  # 0.7 x 1000 + 0.1 x (2000 + 500) + 0.2 x 500
+    1050.0
+    >>> bool(abs(m.lev(1e12) - m.mean) < 1e-6 * m.mean)
+    True
+    """
+
+    def __init__(self, cohort: Any):
+        x = cohort.cost
+        if cohort.stationary_start and (cohort.risk_ageing or cohort.mortality_ageing):
+            raise VbsimInputError(
+                f"exact mode: cohort {cohort.name!r} has a stationary start with ageing, whose "
+                "prior tenure raises year-1 risk scores; set stationary_start=False or the "
+                "ageing to 0")
+        if _is_compound(x):
+            raise VbsimInputError(
+                f"exact mode: cohort {cohort.name!r}: CompoundPoisson costs with deaths or churn "
+                "are not supported (set mortality and churn to 0)")
+        self.cohort = cohort
+        self.a, self.w = _risk_nodes(1.0, cohort.risk_sd)
+        self.churn = cohort.churn
+        self.m = np.minimum(cohort.mortality * self.a, 1.0 - self.churn)
+        self.stay = 1.0 - self.m - self.churn
+        self.uplift, self.eol = cohort.eol_uplift, cohort.eol_cost
+        mx, ex2 = float(x.mean), float(x.var) + float(x.mean) ** 2
+        u, e, a, a2 = self.uplift, self.eol, self.a, self.a**2
+        self.mean = float(self.w @ (self.stay * a * mx + self.m * (a * u * mx + e)
+                                    + self.churn * a * mx / 2))
+        m2 = self.w @ (self.stay * a2 * ex2 + self.m * (a2 * u * u * ex2 + 2 * a * u * mx * e
+                                                         + e * e) + self.churn * a2 * ex2 / 3)
+        self.var = float(m2) - self.mean**2
+        # the table: lev and S of X on [lo, hi], hi where lev is within 1e-13 of the mean
+        lev = _lev_fn(x)
+        hi = mx
+        while mx - float(lev(np.array([hi]))[0]) > 1e-13 * mx and hi < 1e300:
+            hi *= 2.0
+        self._mx, self._lo, self._hi = mx, 1e-9 * mx, hi
+        self._lx = np.log(np.geomspace(self._lo, hi, MEMBER_GRID))
+        xs = np.exp(self._lx)
+        self._lev, self._sf = lev(xs), 1.0 - np.asarray(x.cdf(xs), float)
+        self._s0 = 1.0 - float(np.asarray(x.cdf(np.array([0.0])), float)[0])  # P(X > 0)
+        # tails of int lev(s)/s^3 ds and int S(s)/s^2 ds from each node (trapezoid in log s,
+        # plus the part beyond hi: lev = mean there, S = 0)
+        dl = self._lx[1] - self._lx[0]
+        self._g = self._tail_integral(self._lev / xs**2, dl) + mx / (2 * hi * hi)
+        self._h = self._tail_integral(self._sf / xs, dl)
+
+    @staticmethod
+    def _tail_integral(f: np.ndarray, dl: float) -> np.ndarray:
+        seg = 0.5 * (f[1:] + f[:-1]) * dl
+        return np.concatenate([np.cumsum(seg[::-1])[::-1], [0.0]])
+
+    def _levx(self, v: np.ndarray) -> np.ndarray:
+        inside = np.interp(np.log(np.clip(v, self._lo, self._hi)), self._lx, self._lev)
+        return np.where(v <= self._lo, self._s0 * np.maximum(v, 0.0),
+                        np.where(v >= self._hi, self._mx, inside))
+
+    def _cdfx(self, v: np.ndarray) -> np.ndarray:
+        inside = 1.0 - np.interp(np.log(np.clip(v, self._lo, self._hi)), self._lx, self._sf)
+        return np.where(v < 0.0, 0.0, np.where(v <= self._lo, 1.0 - self._s0,
+                                               np.where(v >= self._hi, 1.0, inside)))
+
+    def _lev_churn(self, b: float, d: np.ndarray) -> np.ndarray:
+        """E[min(b U X, d)] = (d^2 / b) int_{d/b}^inf lev(s) / s^3 ds."""
+        v = np.maximum(d, 0.0) / b
+        g = np.interp(np.log(np.clip(v, self._lo, self._hi)), self._lx, self._g)
+        below = self._s0 * (1.0 / np.maximum(v, 1e-300) - 1.0 / self._lo) + self._g[0]
+        g = np.where(v < self._lo, below, g)
+        out = d * d / b * g
+        return np.where(v >= self._hi, self._mx * b / 2.0, np.where(d <= 0, 0.0, out))
+
+    def _cdf_churn(self, b: float, y: np.ndarray) -> np.ndarray:
+        """P(b U X <= y) = 1 - (y / b) int_{y/b}^inf S(s) / s^2 ds."""
+        v = np.maximum(y, 0.0) / b
+        hv = np.interp(np.log(np.clip(v, self._lo, self._hi)), self._lx, self._h)
+        below = self._s0 * (1.0 / np.maximum(v, 1e-300) - 1.0 / self._lo) + self._h[0]
+        hv = np.where(v < self._lo, below, hv)
+        return np.where(y < 0, 0.0, np.where(v >= self._hi, 1.0, 1.0 - v * hv))
+
+    def lev(self, d: Any) -> Any:
+        """E[min(Y, d)], vectorised over d >= 0."""
+        d = np.asarray(d, float)
+        out = np.zeros(d.shape)
+        for a, w, m, st in zip(self.a, self.w, self.m, self.stay, strict=True):
+            part = st * a * self._levx(d / a)
+            if m > 0:
+                b, e = a * self.uplift, self.eol
+                dead = (np.minimum(d, e) if b == 0.0 else
+                        np.where(d > e, e + b * self._levx(np.maximum(d - e, 0.0) / b), d))
+                part = part + m * dead
+            if self.churn > 0:
+                part = part + self.churn * self._lev_churn(a, d)
+            out = out + w * part
+        return out
+
+    def cdf(self, y: Any) -> Any:
+        """P(Y <= y), vectorised."""
+        y = np.asarray(y, float)
+        out = np.zeros(y.shape)
+        for a, w, m, st in zip(self.a, self.w, self.m, self.stay, strict=True):
+            part = st * self._cdfx(y / a)
+            if m > 0:
+                b, e = a * self.uplift, self.eol
+                dead = ((y >= e).astype(float) if b == 0.0 else
+                        np.where(y >= e, self._cdfx(np.maximum(y - e, 0.0) / b), 0.0))
+                part = part + m * dead
+            if self.churn > 0:
+                part = part + self.churn * self._cdf_churn(a, y)
+            out = out + w * part
+        return out
+
+
 def _as_cohort(c: Any) -> Cohort:
+    from vbsim.population import Cohort as Members
+
     if isinstance(c, Cohort):
         return c
+    if isinstance(c, Members):  # a population's cohort: its year-1 members
+        if c.mortality == 0.0 and c.churn == 0.0:
+            return Cohort(c.members, c.cost, risk_sd=c.risk_sd)
+        return Cohort(c.members, YearOneMember(c))
     if isinstance(c, tuple) and len(c) in (2, 3):
         return Cohort(*c)
-    raise VbsimInputError(f"cohorts must be Cohort or (n, model[, scale]) tuples; got {c!r}")
+    raise VbsimInputError(
+        "cohorts must be a vbsim.Population, vbsim.Cohort objects, exact.Cohort objects or "
+        f"(n, model[, scale]) tuples; got {c!r}")
 
 
 def aggregate(
@@ -372,7 +516,9 @@ def aggregate(
 
     Parameters
     ----------
-    cohorts : ``Cohort`` objects or ``(n, model[, scale])`` tuples.
+    cohorts : a :class:`vbsim.Population` (its year-1 members, deaths with their end-of-life
+        cost, churn and risk scores included: :class:`YearOneMember`), or a list of
+        :class:`vbsim.Cohort`, ``exact.Cohort`` objects or ``(n, model[, scale])`` tuples.
     cap : per-member attachment point in dollars (after ``scale``); None for no cap.
     layer : ``"capped"`` -> each member contributes ``min(Y, cap)`` (truncation, or the cost an
         individual stop-loss leaves); ``"excess"`` -> ``(Y - cap)+`` (what it reimburses).
@@ -392,6 +538,13 @@ def aggregate(
     >>> round(float(d.quantile(0.5) / stats.gamma(1000, scale=100.0).ppf(0.5)), 4)
     1.0
     """
+    from vbsim.population import Population
+
+    if isinstance(cohorts, Population):
+        cohorts = cohorts.cohorts
+    elif not isinstance(cohorts, (list, tuple)):
+        raise VbsimInputError(
+            f"cohorts must be a vbsim.Population or a list of cohorts; got {cohorts!r}")
     cs = [_as_cohort(c) for c in cohorts]
     if not cs:
         raise VbsimInputError("cohorts must list at least one cohort")
