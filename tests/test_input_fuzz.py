@@ -137,3 +137,32 @@ def test_settle_and_trend_csv_with_a_long_row_or_bad_bytes(tmp_path):
     trend.write_text("year,trend\n1,0.04,5\n")
     with pytest.raises(VbsimInputError, match="more cells than the header"):
         read_trend_file(trend)
+
+
+def test_function_arguments_broken_in_turn_give_named_errors():
+    """simulate, evaluate, summarize and breakeven with each keyword argument broken in turn."""
+    import inspect
+
+    import vbsim
+    from vbsim import metrics, presets
+    from vbsim.negotiate import breakeven
+
+    pop = vbsim.Population([Cohort("a", 50, costs.Lognormal(mean=1e4, cv=1.5))])
+    paths = vbsim.simulate(pop, n_scenarios=20, years=1, seed=1, thresholds=[5e4])
+    cs = {"e": presets.mssp("E", msr=0.02), "enh": presets.mssp("ENHANCED", msr=0.02)}
+    st = vbsim.evaluate(paths, cs)
+    calls = [
+        (vbsim.simulate, (pop,), dict(n_scenarios=4, years=1, seed=1, thresholds=[5e4],
+                                      block_size=64, progress=False, scenario_start=0)),
+        (vbsim.evaluate, (paths, cs), {}),
+        (metrics.summarize, (st,), {}),
+        (breakeven, (paths, cs["e"], cs["enh"], "sharing.rate"), {}),
+    ]
+    for fn, args, kw in calls:
+        names = list(inspect.signature(fn).parameters)[len(args):]
+        for name in names:
+            for value in BAD:
+                try:
+                    fn(*args, **{**kw, name: value})
+                except VbsimInputError as exc:
+                    assert name in str(exc), (fn.__name__, name, value, str(exc))

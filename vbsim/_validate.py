@@ -131,3 +131,31 @@ def check_array(
             f"got values from {a.min():g} to {a.max():g}"
         )
     return a
+
+
+def check_list(field: str, value: Any, what: str = "values") -> list[Any]:
+    """``value`` as a list, after checking it is a sequence (not a string, number or table).
+
+    >>> check_list("levels", (0.95, 0.99))
+    [0.95, 0.99]
+    >>> check_list("levels", 0.95, "levels in (0, 1)")
+    Traceback (most recent call last):
+    ...
+    vbsim._validate.VbsimInputError: levels must be a list of levels in (0, 1); got 0.95
+    """
+    from collections.abc import Mapping
+
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise VbsimInputError(f"{field} must be a list of {what}; got {value!r}")
+    return list(value)
+
+
+def check_flag(field: str, value: Any) -> bool:
+    """``value`` as a bool, after checking it is True or False (numpy booleans too).
+
+    >>> check_flag("progress", True)
+    True
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise VbsimInputError(f"{field} must be true or false; got {value!r}")
+    return bool(value)

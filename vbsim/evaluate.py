@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._validate import VbsimInputError, check_real
+from ._validate import VbsimInputError, check_list, check_real
 from .contracts.settlement import FLAGS as _FLAGS
 from .contracts.stoploss import cohort_values, stop_loss_thresholds
 
@@ -277,7 +277,8 @@ def evaluate(
     ('contract', 'scenario', 'year')
     """
     named = _as_named(contracts)
-    variables = None if variables is None else list(variables)
+    variables = None if variables is None else check_list("variables", variables,
+                                                          "variable names")
     missing = [t for t in needed_thresholds(named) if "threshold" not in paths.dims
                or not np.any(np.isclose(paths["threshold"].values, t))]
     if missing:
@@ -357,7 +358,7 @@ def _variable_names(variables: Iterable[str] | None) -> list[str]:
     """The requested settlement variables in record order (all when None), checked."""
     from .contracts._fast import VARIABLES
 
-    keep = None if variables is None else list(variables)
+    keep = None if variables is None else check_list("variables", variables, "variable names")
     if keep is not None and set(keep) - set(VARIABLES):
         raise VbsimInputError(f"variables: unknown settlement variables "
                               f"{sorted(set(keep) - set(VARIABLES))}; "
@@ -417,7 +418,7 @@ def settle_arrays(
         return fast
     n = shape[0]
     step = max(1, _CHUNK_ELEMENTS // max(1, shape[1]))
-    keep = None if variables is None else list(variables)
+    keep = None if variables is None else check_list("variables", variables, "variable names")
     for a in range(0, n, step):
         rec = contract.settle(**_chunk(ctx, a, a + step, n)).to_dict()
         if out is None:

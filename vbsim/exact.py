@@ -554,6 +554,7 @@ def aggregate(
     n = DEFAULT_N_GRID if n_grid is None else check_int("n_grid", n_grid, 1024, 2**24)
     span_sd = check_real("span_sd", span_sd, 1)
     mean_tol = check_real("mean_tol", mean_tol, 0, lo_open=True)
+    var_tol = check_real("var_tol", var_tol, 0, lo_open=True)
     layers = [_Layer(c, cap, layer) for c in cs]
     mom = [ly.moments() if cap is not None else (ly.base_mean, ly.base_var + ly.base_mean**2)
            for ly in layers]

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from vbsim._validate import VbsimInputError, check_choice, check_real
+from vbsim._validate import VbsimInputError, check_choice, check_list, check_real
 
 SCENARIO = "scenario"
 # Half-width, in standard deviations of the binomial rank, of the order-statistic window used to
@@ -415,8 +415,11 @@ def summarize(
     >>> [str(k) for k in s.stat.values[:3]], s.value.dims
     (['mean', 'sd', 'p_loss'], ('contract', 'stat'))
     """
-    levels = [_check_level("levels", p) for p in levels]
-    quantiles = [_check_level("quantiles", q) for q in quantiles]
+    levels = [_check_level("levels", p) for p in check_list("levels", levels, "levels in (0, 1)")]
+    quantiles = [_check_level("quantiles", q)
+                 for q in check_list("quantiles", quantiles, "probabilities in (0, 1)")]
+    if not isinstance(var, str):
+        raise VbsimInputError(f"var must be the name of a settlement variable; got {var!r}")
     settlement = _prepare(settlement, years)
     if var not in settlement:
         raise VbsimInputError(
@@ -428,7 +431,7 @@ def summarize(
         flags = [
             k for k, v in settlement.data_vars.items() if v.dtype == bool and SCENARIO in v.dims
         ]
-    for f in flags:
+    for f in check_list("flags", flags, "variable names"):
         check_choice("flags", f, list(settlement.data_vars))
     a, _ = _as_2d(x, var)
     x = x.transpose(..., SCENARIO)
@@ -627,8 +630,9 @@ def discrete_summary(
     >>> float(s.value.sel(stat="TVaR_95")), float(s.value.sel(stat="p_loss"))
     (10.0, 0.1)
     """
-    levels = [_check_level("levels", p) for p in levels]
-    quantiles = [_check_level("quantiles", q) for q in quantiles]
+    levels = [_check_level("levels", p) for p in check_list("levels", levels, "levels in (0, 1)")]
+    quantiles = [_check_level("quantiles", q)
+                 for q in check_list("quantiles", quantiles, "probabilities in (0, 1)")]
     x = np.asarray(values, float) if payment is None else np.asarray(payment(np.asarray(values)))
     w = np.asarray(probs, float)
     w = w / w.sum()

@@ -22,7 +22,14 @@ import numpy as np
 import xarray as xr
 
 from vbsim import __version__
-from vbsim._validate import VbsimInputError, check_array, check_choice, check_int
+from vbsim._validate import (
+    VbsimInputError,
+    check_array,
+    check_choice,
+    check_flag,
+    check_int,
+    check_list,
+)
 from vbsim.costs import SPLICED
 from vbsim.drivers import Drivers, driver_paths
 from vbsim.engine import ENGINE_VERSION
@@ -162,7 +169,8 @@ def simulate(
     years = check_int("years", years, 1, 50)
     seed = check_int("seed", seed, 0, 2**63 - 1)
     scenario_start = check_int("scenario_start", scenario_start, 0, 2**40)
-    thr = np.unique(check_array("thresholds", list(thresholds), 0.0, 1e15))
+    thr = np.unique(check_array("thresholds", check_list("thresholds", thresholds, "dollars"),
+                                0.0, 1e15))
     block = DEFAULT_BLOCK_SIZE if block_size is None else check_int(
         "block_size", block_size, GROUP, 2**20)
     if block % GROUP:
@@ -181,7 +189,7 @@ def simulate(
     per_chunk = max(1, min(int(_CHUNK_SECONDS / (work * ns_per * 1e-9)),
                            -(-n_scenarios // (4 * threads))))
     expected_s = work * n_scenarios * ns_per * 1e-9 / threads
-    show = expected_s > 3.0 if progress is None else bool(progress)
+    show = expected_s > 3.0 if progress is None else check_flag("progress", progress)
     bar = None
     if show:
         from tqdm.auto import tqdm

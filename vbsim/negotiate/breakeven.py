@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from vbsim._validate import VbsimInputError, check_choice, check_int, check_real
+from vbsim._validate import VbsimInputError, check_choice, check_int, check_list, check_real
 
 from ._stats import influence, measure_stat, se_of
 from .resettle import as_resettler
@@ -273,6 +273,9 @@ def breakeven(
     if bracket is None:
         bracket = _default_bracket(pname, b.params().get(pname) if isinstance(parameter, str)
                                    else None)
+    bracket = check_list("bracket", bracket, "two numbers (low, high)")
+    if len(bracket) != 2:
+        raise VbsimInputError(f"bracket must be two numbers (low, high); got {bracket!r}")
     lo = check_real("bracket[0]", bracket[0], -math.inf, math.inf)
     hi = check_real("bracket[1]", bracket[1], lo, math.inf, lo_open=True)
 
