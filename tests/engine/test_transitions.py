@@ -216,6 +216,24 @@ def test_any_moving_population_matches_the_specification(pop, seed, years):
     assert (a["members_start"].sum("cohort").values <= slots).all()
 
 
+def _tilted_moves(pi: float, b: float, n_a: int, n_scen: int, movers: np.ndarray):
+    """For moves w.p. min(1, pi exp(b x - b^2/2)) with x ~ N(0, 1): check the number of
+    movers within 4 binomial SE and return ``w(f)``, the integral of phi p f, and P(move)."""
+    from scipy import integrate, stats
+
+    def prob(x):
+        return min(1.0, pi * math.exp(b * x - 0.5 * b * b))
+
+    def w(f):
+        return integrate.quad(lambda x: stats.norm.pdf(x) * prob(x) * f(x), -12, 12,
+                              points=[0.5 * b + math.log(1 / pi) / b], limit=200)[0]
+
+    p_move = w(lambda x: 1.0)
+    se_n = math.sqrt(n_a * w(lambda x: 1.0 - prob(x))) / math.sqrt(n_scen)
+    assert abs(movers.mean() - n_a * p_move) < 4 * se_n
+    return w, p_move
+
+
 @pytest.mark.slow
 def test_rank_effect_selects_the_expensive_movers_at_the_stated_average_rate():
     """beta > 0: a member at last year's rank z moves w.p. min(1, pi exp(beta z - beta^2/2)).
@@ -225,8 +243,6 @@ def test_rank_effect_selects_the_expensive_movers_at_the_stated_average_rate():
     risk 1) is b's mean times exp(sigma rho z - sigma^2 rho^2 / 2) given z: both integrated
     here with scipy and compared within 4 Monte Carlo standard errors.
     """
-    from scipy import integrate, stats
-
     pi, beta, rho, n_a, n_scen = 0.05, 1.0, 0.9, 20_000, 30
     cost_b = Lognormal(mean=20_000, cv=1.0)
     sigma = math.sqrt(math.log(1 + cost_b.cv**2))
@@ -237,16 +253,7 @@ def test_rank_effect_selects_the_expensive_movers_at_the_stated_average_rate():
     p = _sim(pop, n_scenarios=n_scen, years=2, seed=8)
     movers = p["new_members"].sel(cohort="b", year=2).values
 
-    def prob(z):
-        return min(1.0, pi * math.exp(beta * z - 0.5 * beta * beta))
-
-    def w(f):
-        return integrate.quad(lambda z: stats.norm.pdf(z) * prob(z) * f(z), -12, 12,
-                              points=[0.5 * beta + math.log(1 / pi) / beta], limit=200)[0]
-
-    p_move = w(lambda z: 1.0)
-    se_n = math.sqrt(n_a * w(lambda z: 1.0 - prob(z))) / math.sqrt(n_scen)
-    assert abs(movers.mean() - n_a * p_move) < 4 * se_n
+    w, p_move = _tilted_moves(pi, beta, n_a, n_scen, movers)
     ratio = w(lambda z: math.exp(sigma * rho * z - 0.5 * (sigma * rho) ** 2)) / p_move
     assert ratio > 1.8  # movers cost about twice b's mean: the selection is strong
     # b's own member draws the same numbers without moves: subtract it exactly
@@ -267,8 +274,6 @@ def test_risk_effect_selects_movers_by_risk_score_at_the_stated_average_rate():
     integrated with scipy and compared within 4 Monte Carlo standard errors. The rank does not
     select: movers' latent ranks stay N(0, 1), so they cost b's mean times their risk score.
     """
-    from scipy import integrate, stats
-
     pi, gamma, s, n_a, n_scen = 0.05, 1.0, 0.5, 20_000, 30
     cost_b = Lognormal(mean=20_000, cv=1.0)
     dyn = dict(mortality=0.0, churn=0.0, risk_sd=s, persistence=0.9)
@@ -278,16 +283,7 @@ def test_risk_effect_selects_movers_by_risk_score_at_the_stated_average_rate():
     p = _sim(pop, n_scenarios=n_scen, years=2, seed=9)
     movers = p["new_members"].sel(cohort="b", year=2).values
 
-    def prob(x):
-        return min(1.0, pi * math.exp(gamma * x - 0.5 * gamma * gamma))
-
-    def w(f):
-        return integrate.quad(lambda x: stats.norm.pdf(x) * prob(x) * f(x), -12, 12,
-                              points=[0.5 * gamma + math.log(1 / pi) / gamma], limit=200)[0]
-
-    p_move = w(lambda x: 1.0)
-    se_n = math.sqrt(n_a * w(lambda x: 1.0 - prob(x))) / math.sqrt(n_scen)
-    assert abs(movers.mean() - n_a * p_move) < 4 * se_n
+    w, p_move = _tilted_moves(pi, gamma, n_a, n_scen, movers)
     ratio = w(lambda x: math.exp(s * x - 0.5 * s * s)) / p_move
     assert 1.5 < ratio < 1.8  # about exp(s gamma): the selection is by risk score
     # b's own member draws the same numbers without moves: subtract it exactly
