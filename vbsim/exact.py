@@ -349,7 +349,7 @@ class ExactDistribution:
                 f"N={len(self.pmf)}, h={self.h:.4g}, ok={self.ok})")
 
 
-MEMBER_GRID = 2**15  # log-spaced points on which a year-1 member's cost model is tabulated
+MEMBER_GRID = 2**15  # log-spaced table points (assumption; linear interp. error ~1e-7 relative)
 
 
 class YearOneMember:

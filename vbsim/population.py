@@ -211,6 +211,7 @@ class Cohort:
         # |beta| <= 3 (assumption): beyond it almost every move comes from the extreme ranks
         f(self, "transition_rank_effect",
           check_real("Cohort.transition_rank_effect", self.transition_rank_effect, -3, 3))
+        # |gamma| <= 3 (assumption, as for beta)
         f(self, "transition_risk_effect",
           check_real("Cohort.transition_risk_effect", self.transition_risk_effect, -3, 3))
         if self.transition_risk_effect != 0.0 and self.risk_sd == 0.0:
