@@ -404,7 +404,9 @@ class YearOneMember:
         m2 = self.w @ (self.stay * a2 * ex2 + self.m * (a2 * u * u * ex2 + 2 * a * u * mx * e
                                                          + e * e) + self.churn * a2 * ex2 / 3)
         self.var = float(m2) - self.mean**2
-        # the table: lev and S of X on [lo, hi], hi where lev is within 1e-13 of the mean
+        # the table: lev and S of X on [lo, hi] (assumptions, checked by the validation):
+        # lo = 1e-9 mean (below it lev(v) = P(X > 0) v to ~1e-9), hi where lev is within
+        # 1e-13 of the mean (the tail beyond holds less than that)
         lev = _lev_fn(x)
         hi = mx
         while mx - float(lev(np.array([hi]))[0]) > 1e-13 * mx and hi < 1e300:

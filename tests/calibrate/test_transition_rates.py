@@ -110,7 +110,7 @@ def test_effects_recovered_within_their_standard_errors(beta, gamma):
     # pi: the base probability; its sampling error is about pi / sqrt(movers)
     base = tr.transitions("aged")["dual"]
     moved = tr.rows[0][2]
-    assert abs(base - pi) < 4 * pi / math.sqrt(moved) + 0.002
+    assert abs(base - pi) < 4 * pi / math.sqrt(moved)
     out = tr.apply(vbsim.Population([
         vbsim.Cohort("aged", 10, Lognormal(mean=1e4, cv=1.0)),
         vbsim.Cohort("dual", 10, Lognormal(mean=1e4, cv=1.0))]))
@@ -125,8 +125,8 @@ def test_rank_effect_alone_with_zero_costs_and_no_risk_column():
     tr = transition_rates(t.drop(columns="risk_score"), effects=["rank"])
     (_, name, b, se), = tr.effects
     assert name == "rank"
-    # the zero-cost members' ranks collapse onto one score: a small attenuation (about 3%)
-    assert abs(b - 1.0) < 4 * se + 0.05
+    # the zero-cost members' ranks collapse onto one mid-rank score: a bias well inside 4 SE
+    assert abs(b - 1.0) < 4 * se
     assert tr.effect("aged", "risk") == 0.0
 
 

@@ -216,6 +216,20 @@ def test_any_moving_population_matches_the_specification(pop, seed, years):
     assert (a["members_start"].sum("cohort").values <= slots).all()
 
 
+def _moves_into_b(effect: dict, dyn: dict, cost_b, pi: float, n_a: int, n_scen: int,
+                  seed: int):
+    """Cohort a (n_a members) moves into a one-member cohort b w.p. pi, tilted by ``effect``:
+    year 2 of b with the moves, year 2 of b without them (b's own member draws the same
+    numbers, so the difference is exactly the movers'), and the number of movers."""
+    pop = Population([
+        Cohort("a", n_a, COST, transitions={"b": pi}, **effect, **dyn),
+        Cohort("b", 1, cost_b, **dyn)])
+    b2 = _sim(pop, n_scenarios=n_scen, years=2, seed=seed).sel(cohort="b", year=2)
+    still = Population([dataclasses.replace(pop["a"], transitions={}), pop["b"]])
+    own = _sim(still, n_scenarios=n_scen, years=2, seed=seed).sel(cohort="b", year=2)
+    return b2, own, b2["new_members"].values
+
+
 def _tilted_moves(pi: float, b: float, n_a: int, n_scen: int, movers: np.ndarray):
     """For moves w.p. min(1, pi exp(b x - b^2/2)) with x ~ N(0, 1): check the number of
     movers within 4 binomial SE and return ``w(f)``, the integral of phi p f, and P(move)."""
@@ -247,19 +261,12 @@ def test_rank_effect_selects_the_expensive_movers_at_the_stated_average_rate():
     cost_b = Lognormal(mean=20_000, cv=1.0)
     sigma = math.sqrt(math.log(1 + cost_b.cv**2))
     dyn = dict(mortality=0.0, churn=0.0, risk_sd=0.0, persistence=rho)
-    pop = Population([
-        Cohort("a", n_a, COST, transitions={"b": pi}, transition_rank_effect=beta, **dyn),
-        Cohort("b", 1, cost_b, **dyn)])
-    p = _sim(pop, n_scenarios=n_scen, years=2, seed=8)
-    movers = p["new_members"].sel(cohort="b", year=2).values
-
+    b2, own, movers = _moves_into_b({"transition_rank_effect": beta}, dyn, cost_b, pi, n_a,
+                                    n_scen, seed=8)
     w, p_move = _tilted_moves(pi, beta, n_a, n_scen, movers)
     ratio = w(lambda z: math.exp(sigma * rho * z - 0.5 * (sigma * rho) ** 2)) / p_move
     assert ratio > 1.8  # movers cost about twice b's mean: the selection is strong
-    # b's own member draws the same numbers without moves: subtract it exactly
-    still = Population([dataclasses.replace(pop["a"], transitions={}), pop["b"]])
-    own = _sim(still, n_scenarios=n_scen, years=2, seed=8)["cost"].sel(cohort="b", year=2)
-    got = (p["cost"].sel(cohort="b", year=2).values - own.values) / movers / cost_b.mean
+    got = (b2["cost"] - own["cost"]).values / movers / cost_b.mean
     assert abs(got.mean() - ratio) < 4 * got.std(ddof=1) / math.sqrt(n_scen)
 
 
@@ -277,19 +284,11 @@ def test_risk_effect_selects_movers_by_risk_score_at_the_stated_average_rate():
     pi, gamma, s, n_a, n_scen = 0.05, 1.0, 0.5, 20_000, 30
     cost_b = Lognormal(mean=20_000, cv=1.0)
     dyn = dict(mortality=0.0, churn=0.0, risk_sd=s, persistence=0.9)
-    pop = Population([
-        Cohort("a", n_a, COST, transitions={"b": pi}, transition_risk_effect=gamma, **dyn),
-        Cohort("b", 1, cost_b, **dyn)])
-    p = _sim(pop, n_scenarios=n_scen, years=2, seed=9)
-    movers = p["new_members"].sel(cohort="b", year=2).values
-
+    b2, own, movers = _moves_into_b({"transition_risk_effect": gamma}, dyn, cost_b, pi, n_a,
+                                    n_scen, seed=9)
     w, p_move = _tilted_moves(pi, gamma, n_a, n_scen, movers)
     ratio = w(lambda x: math.exp(s * x - 0.5 * s * s)) / p_move
     assert 1.5 < ratio < 1.8  # about exp(s gamma): the selection is by risk score
-    # b's own member draws the same numbers without moves: subtract it exactly
-    still = Population([dataclasses.replace(pop["a"], transitions={}), pop["b"]])
-    own = _sim(still, n_scenarios=n_scen, years=2, seed=9).sel(cohort="b", year=2)
-    b2 = p.sel(cohort="b", year=2)
     rmm = (b2["risk_score"] * b2["member_months"] - own["risk_score"] * own["member_months"])
     got = rmm.values / (12.0 * movers)  # no exits: 12 months each
     assert abs(got.mean() - ratio) < 4 * got.std(ddof=1) / math.sqrt(n_scen)
