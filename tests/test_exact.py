@@ -213,9 +213,11 @@ def test_engine_one_year_matches_exact(model):
 @pytest.mark.slow
 def test_engine_one_year_with_deaths_churn_and_eol_matches_exact():
     """A population with deaths (rate proportional to the risk score, end-of-life uplift and
-    amount), churn (a leaver costs the part of the year it stayed) and lognormal risk scores:
-    the engine's year-1 totals, capped and uncapped, agree with the exact distribution of
-    YearOneMember statistic by statistic within 4 Monte Carlo SE (+ 2 lattice steps)."""
+    amount), churn (a leaver costs the part of the year it stayed), lognormal risk scores and,
+    in one cohort, a stationary start with ageing (prior tenure), in another compound-Poisson
+    costs: the engine's year-1 totals,
+    capped and uncapped, agree with the exact distribution of YearOneMember statistic by
+    statistic within 4 Monte Carlo SE (+ 2 lattice steps)."""
     from vbsim.drivers import Drivers
     from vbsim.population import Cohort, Population
     from vbsim.simulate import simulate
@@ -225,6 +227,12 @@ def test_engine_one_year_with_deaths_churn_and_eol_matches_exact():
                eol_uplift=3.0, eol_cost=30_000.0, churn=0.15),
         Cohort("sp", 60, Spliced(mean=25_000, cv=2.0, tail_shape=0.0), risk_sd=0.7,
                mortality=0.2, eol_uplift=0.0, eol_cost=60_000.0, churn=0.3),
+        # a stationary start with ageing: a mixture over the members' prior tenure
+        Cohort("aged", 80, Lognormal(mean=8_000, cv=1.5), risk_sd=0.4, mortality=0.05,
+               eol_uplift=2.0, eol_cost=20_000.0, churn=0.1, risk_ageing=0.05,
+               mortality_ageing=0.1),
+        Cohort("cp", 100, CompoundPoisson(rate=2.0, severity=Lognormal(mean=4_000, cv=1.5)),
+               risk_sd=0.3, mortality=0.06, eol_uplift=2.5, eol_cost=15_000.0, churn=0.2),
     ])
     drivers = Drivers(trend_mean=0.0, trend_sd=0.0, shock_prob=0.0)
     cap = 80_000.0
@@ -248,13 +256,6 @@ def test_engine_one_year_with_deaths_churn_and_eol_matches_exact():
     assert m.mean == pytest.approx(want, rel=1e-10)
 
 
-def test_exact_mode_refuses_what_it_does_not_model():
-    from vbsim.population import Cohort
-
-    with pytest.raises(VbsimInputError, match="stationary start with ageing"):
-        E.aggregate([Cohort("a", 10, Lognormal(mean=1e4, cv=1.0), risk_ageing=0.03)])
-    with pytest.raises(VbsimInputError, match="CompoundPoisson costs with deaths or churn"):
-        E.aggregate([Cohort("a", 10, CompoundPoisson(rate=1.0, severity=Lognormal(
-            mean=1e3, cv=1.0)))])
+def test_exact_mode_refuses_what_is_not_a_population():
     with pytest.raises(VbsimInputError, match="a vbsim.Population or a list of cohorts"):
         E.aggregate(5)

@@ -437,14 +437,19 @@ class CompoundPoisson(CostModel):
         k = np.searchsorted(np.cumsum(pmf), np.asarray(u, dtype=float) - 1e-12)
         return np.minimum(k, len(pmf) - 1) * h
 
-    def lev(self, d: Any) -> Any:
-        """E[min(S, d)], numeric (grid)."""
+    @cached_property
+    def _lev_nodes(self) -> tuple[np.ndarray, np.ndarray]:
+        # lev(k h) = h sum_{i < k} P(S > i h), linear between the grid points (S lives on them)
         h, pmf = self._grid
-        x = np.arange(len(pmf)) * h
+        sf = 1.0 - np.cumsum(pmf)
+        return h * np.arange(len(pmf) + 1), np.concatenate([[0.0], h * np.cumsum(sf)])
+
+    def lev(self, d: Any) -> Any:
+        """E[min(S, d)], numeric (grid), vectorised; ``d <= 0`` gives ``d``."""
+        x, nodes = self._lev_nodes
         d = np.asarray(d, dtype=float)
-        flat = np.atleast_1d(d).ravel()
-        out = np.array([np.dot(pmf, np.minimum(x, v)) if v > 0 else min(v, 0.0) for v in flat])
-        return out.reshape(d.shape) if d.ndim else float(out[0])
+        out = np.where(d > 0, np.interp(d, x, nodes), np.minimum(d, 0.0))
+        return out if d.ndim else float(out)
 
     def kernel_spec(self) -> tuple[int, np.ndarray]:
         """``(COMPOUND_POISSON, [rate, mu_severity, sigma_severity, 0...])``."""

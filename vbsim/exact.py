@@ -204,8 +204,10 @@ class _Layer:
         if d is None:
             return self.base_mean, self.base_var + self.base_mean**2
         lev_d = self._lev_exact(d)
-        if self.layer == "capped" and _is_compound(self.c.model):
-            # numeric cdf: one vectorised call (trapezoid on 2^16 cells), not scalar quad calls
+        if self.layer == "capped" and (_is_compound(self.c.model)
+                                       or getattr(self.c.model, "stepped", False)):
+            # a cdf with steps (compound Poisson on its grid): one vectorised call (trapezoid
+            # on 2^16 cells); adaptive quadrature stalls on the steps
             t = np.linspace(0.0, d, 2**16 + 1)
             g = t * self._sf(t)
             m2c = 2 * float(np.sum((g[1:] + g[:-1]) / 2) * (t[1] - t[0]))
@@ -352,6 +354,28 @@ class ExactDistribution:
 MEMBER_GRID = 2**15  # log-spaced table points (assumption; linear interp. error ~1e-7 relative)
 
 
+def _tenure_nodes(c: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Year-1 risk scores, weights and uncapped death probabilities of a cohort's starting
+    members: Gauss-Hermite nodes over the risk score ``R``, each split by the prior tenure ``A``
+    of a stationary start with ageing (:func:`vbsim.engine.kernel.prior_tenure`: ``A =
+    floor(log U / log(1 - q))`` capped at ``TENURE_MAX``, so ``P(A = k) = (1 - q)^k q`` below the
+    cap). Nodes of zero weight are dropped."""
+    from vbsim.engine.kernel import TENURE_MAX
+
+    r, w = _risk_nodes(1.0, c.risk_sd)
+    mraw = c.mortality * r
+    if not (c.stationary_start and (c.risk_ageing or c.mortality_ageing)):
+        return r, w, mraw
+    q = np.minimum(mraw, 1.0 - c.churn) + c.churn
+    k = np.arange(int(TENURE_MAX) + 1, dtype=float)
+    stay = np.where((q > 0) & (q < 1), 1.0 - q, 0.0)[:, None]  # q = 0 or 1: no tenure (A = 0)
+    pk = np.where(k < TENURE_MAX, stay**k * (1.0 - stay), stay**k)
+    ra, ma = (1.0 + c.risk_ageing) ** k, (1.0 + c.mortality_ageing) ** k
+    wk = (w[:, None] * pk).ravel()
+    keep = wk > 0.0
+    return ((r[:, None] * ra).ravel()[keep], wk[keep], (mraw[:, None] * ma).ravel()[keep])
+
+
 class YearOneMember:
     """Year-1 cost of one member of a :class:`vbsim.population.Cohort`, as the engine draws it
     (docs/engine.md; drivers at their expected level, trend index 1): with ``R`` the risk score
@@ -365,9 +389,14 @@ class YearOneMember:
     exact. ``lev`` and ``cdf`` of ``X`` are tabulated once on ``MEMBER_GRID`` log-spaced points
     (linear in ``log x``; relative error ~1e-7); the leavers' ``U`` is integrated out exactly
     on that table: ``E[min(b U X, d)] = (d^2 / b) int_{d/b}^inf lev(s) / s^3 ds`` and
-    ``P(b U X <= y) = 1 - (y / b) int_{y/b}^inf S(s) / s^2 ds``. Not covered (an error says
-    so): a stationary start with ageing (prior-tenure ageing changes year-1 risk scores) and
-    compound-Poisson costs with deaths or churn.
+    ``P(b U X <= y) = 1 - (y / b) int_{y/b}^inf S(s) / s^2 ds``.
+
+    A stationary start with ageing (``risk_ageing`` or ``mortality_ageing`` non-zero) is a
+    mixture over the member's prior tenure ``A`` as the engine draws it: given the risk score,
+    ``P(A >= k) = (1 - q)^k`` with ``q = min(mortality R, 1 - churn) + churn`` its exit
+    probability, capped at ``TENURE_MAX``; the member then has risk score ``R (1 + risk_ageing)^A``
+    and death probability ``min(mortality R (1 + mortality_ageing)^A, 1 - churn)``. Not covered
+    (an error says so): compound-Poisson costs with deaths or churn.
 
     >>> from vbsim.costs import Lognormal
     >>> from vbsim.population import Cohort as Members
@@ -382,19 +411,13 @@ class YearOneMember:
 
     def __init__(self, cohort: Any):
         x = cohort.cost
-        if cohort.stationary_start and (cohort.risk_ageing or cohort.mortality_ageing):
-            raise VbsimInputError(
-                f"exact mode: cohort {cohort.name!r} has a stationary start with ageing, whose "
-                "prior tenure raises year-1 risk scores; set stationary_start=False or the "
-                "ageing to 0")
-        if _is_compound(x):
-            raise VbsimInputError(
-                f"exact mode: cohort {cohort.name!r}: CompoundPoisson costs with deaths or churn "
-                "are not supported (set mortality and churn to 0)")
         self.cohort = cohort
-        self.a, self.w = _risk_nodes(1.0, cohort.risk_sd)
+        #: True when the cost's cdf has steps (compound Poisson on its grid; :class:`_Layer`
+        #: then integrates capped moments by trapezoid instead of adaptive quadrature).
+        self.stepped = _is_compound(x)
         self.churn = cohort.churn
-        self.m = np.minimum(cohort.mortality * self.a, 1.0 - self.churn)
+        self.a, self.w, mraw = _tenure_nodes(cohort)
+        self.m = np.minimum(mraw, 1.0 - self.churn)
         self.stay = 1.0 - self.m - self.churn
         self.uplift, self.eol = cohort.eol_uplift, cohort.eol_cost
         mx, ex2 = float(x.mean), float(x.var) + float(x.mean) ** 2
@@ -407,11 +430,15 @@ class YearOneMember:
         # the table: lev and S of X on [lo, hi] (assumptions, checked by the validation):
         # lo = 1e-9 mean (below it lev(v) = P(X > 0) v to ~1e-9), hi where lev is within
         # 1e-13 of the mean (the tail beyond holds less than that)
-        lev = _lev_fn(x)
-        hi = mx
-        while mx - float(lev(np.array([hi]))[0]) > 1e-13 * mx and hi < 1e300:
+        if _is_compound(x):  # its own grid (2^16 points, FFT): lev is exact on it
+            lev = lambda d: np.asarray(x.lev(d), float)  # noqa: E731
+            mt = float(x.lev(np.array([np.inf]))[0])  # the grid's mean (rounding: ~1e-9 off)
+        else:
+            lev, mt = _lev_fn(x), mx
+        hi = mt
+        while mt - float(lev(np.array([hi]))[0]) > 1e-13 * mt and hi < 1e300:
             hi *= 2.0
-        self._mx, self._lo, self._hi = mx, 1e-9 * mx, hi
+        self._mx, self._lo, self._hi = mt, 1e-9 * mt, hi
         self._lx = np.log(np.geomspace(self._lo, hi, MEMBER_GRID))
         xs = np.exp(self._lx)
         self._lev, self._sf = lev(xs), 1.0 - np.asarray(x.cdf(xs), float)
@@ -427,46 +454,61 @@ class YearOneMember:
         seg = 0.5 * (f[1:] + f[:-1]) * dl
         return np.concatenate([np.cumsum(seg[::-1])[::-1], [0.0]])
 
-    def _levx(self, v: np.ndarray) -> np.ndarray:
-        inside = np.interp(np.log(np.clip(v, self._lo, self._hi)), self._lx, self._lev)
+    # The helpers take v and its log lv (lv = log d - log a: the logs of the arguments are
+    # taken once per call, not once per node; np.interp holds the end values outside the table)
+    def _levx(self, v: np.ndarray, lv: np.ndarray) -> np.ndarray:
+        inside = np.interp(lv, self._lx, self._lev)
         return np.where(v <= self._lo, self._s0 * np.maximum(v, 0.0),
                         np.where(v >= self._hi, self._mx, inside))
 
-    def _cdfx(self, v: np.ndarray) -> np.ndarray:
-        inside = 1.0 - np.interp(np.log(np.clip(v, self._lo, self._hi)), self._lx, self._sf)
+    def _cdfx(self, v: np.ndarray, lv: np.ndarray) -> np.ndarray:
+        inside = 1.0 - np.interp(lv, self._lx, self._sf)
         return np.where(v < 0.0, 0.0, np.where(v <= self._lo, 1.0 - self._s0,
                                                np.where(v >= self._hi, 1.0, inside)))
 
-    def _lev_churn(self, b: float, d: np.ndarray) -> np.ndarray:
-        """E[min(b U X, d)] = (d^2 / b) int_{d/b}^inf lev(s) / s^3 ds."""
-        v = np.maximum(d, 0.0) / b
-        g = np.interp(np.log(np.clip(v, self._lo, self._hi)), self._lx, self._g)
+    def _lev_churn(self, b: float, d: np.ndarray, v: np.ndarray, lv: np.ndarray) -> np.ndarray:
+        """E[min(b U X, d)] = (d^2 / b) int_{d/b}^inf lev(s) / s^3 ds (v = d / b)."""
+        g = np.interp(lv, self._lx, self._g)
         below = self._s0 * (1.0 / np.maximum(v, 1e-300) - 1.0 / self._lo) + self._g[0]
         g = np.where(v < self._lo, below, g)
         out = d * d / b * g
         return np.where(v >= self._hi, self._mx * b / 2.0, np.where(d <= 0, 0.0, out))
 
-    def _cdf_churn(self, b: float, y: np.ndarray) -> np.ndarray:
-        """P(b U X <= y) = 1 - (y / b) int_{y/b}^inf S(s) / s^2 ds."""
-        v = np.maximum(y, 0.0) / b
-        hv = np.interp(np.log(np.clip(v, self._lo, self._hi)), self._lx, self._h)
+    def _cdf_churn(self, y: np.ndarray, v: np.ndarray, lv: np.ndarray) -> np.ndarray:
+        """P(b U X <= y) = 1 - (y / b) int_{y/b}^inf S(s) / s^2 ds (v = y / b)."""
+        hv = np.interp(lv, self._lx, self._h)
         below = self._s0 * (1.0 / np.maximum(v, 1e-300) - 1.0 / self._lo) + self._h[0]
         hv = np.where(v < self._lo, below, hv)
         return np.where(y < 0, 0.0, np.where(v >= self._hi, 1.0, 1.0 - v * hv))
+
+    def _nodes(self, y: np.ndarray):
+        """Per node: weight, risk score, death probability, staying probability, and the
+        argument pairs (v, log v) for the member's own cost and for the decedent's above the
+        end-of-life amount."""
+        pos = np.maximum(y, 0.0)
+        ly = np.log(np.maximum(pos, 1e-300))
+        ye = np.maximum(y - self.eol, 0.0)
+        lye = np.log(np.maximum(ye, 1e-300))
+        for a, w, m, st in zip(self.a, self.w, self.m, self.stay, strict=True):
+            la = math.log(a)
+            own = (pos / a, ly - la)
+            b = a * self.uplift
+            dead = (ye / b, lye - math.log(b)) if m > 0 and b > 0 else None
+            yield w, a, m, st, own, dead
 
     def lev(self, d: Any) -> Any:
         """E[min(Y, d)], vectorised over d >= 0."""
         d = np.asarray(d, float)
         out = np.zeros(d.shape)
-        for a, w, m, st in zip(self.a, self.w, self.m, self.stay, strict=True):
-            part = st * a * self._levx(d / a)
+        e = self.eol
+        for w, a, m, st, own, dead in self._nodes(d):
+            part = st * a * self._levx(*own)
             if m > 0:
-                b, e = a * self.uplift, self.eol
-                dead = (np.minimum(d, e) if b == 0.0 else
-                        np.where(d > e, e + b * self._levx(np.maximum(d - e, 0.0) / b), d))
-                part = part + m * dead
+                b = a * self.uplift
+                part = part + m * (np.minimum(d, e) if b == 0.0 else
+                                   np.where(d > e, e + b * self._levx(*dead), d))
             if self.churn > 0:
-                part = part + self.churn * self._lev_churn(a, d)
+                part = part + self.churn * self._lev_churn(a, d, *own)
             out = out + w * part
         return out
 
@@ -474,15 +516,15 @@ class YearOneMember:
         """P(Y <= y), vectorised."""
         y = np.asarray(y, float)
         out = np.zeros(y.shape)
-        for a, w, m, st in zip(self.a, self.w, self.m, self.stay, strict=True):
-            part = st * self._cdfx(y / a)
+        e = self.eol
+        for w, a, m, st, own, dead in self._nodes(y):
+            part = st * self._cdfx(*own)
             if m > 0:
-                b, e = a * self.uplift, self.eol
-                dead = ((y >= e).astype(float) if b == 0.0 else
-                        np.where(y >= e, self._cdfx(np.maximum(y - e, 0.0) / b), 0.0))
-                part = part + m * dead
+                b = a * self.uplift
+                part = part + m * ((y >= e).astype(float) if b == 0.0 else
+                                   np.where(y >= e, self._cdfx(*dead), 0.0))
             if self.churn > 0:
-                part = part + self.churn * self._cdf_churn(a, y)
+                part = part + self.churn * self._cdf_churn(y, *own)
             out = out + w * part
         return out
 

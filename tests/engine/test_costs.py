@@ -58,6 +58,13 @@ def test_compound_poisson_numeric_against_moments():
     assert float(m.cdf(0.0)) == pytest.approx(math.exp(-1.5), rel=1e-6)
     assert float(m.lev(1e12)) == pytest.approx(m.mean, rel=1e-3)
     assert float(m.stop_loss(0.0)) == pytest.approx(m.mean, rel=1e-3)
+    # lev on the grid against the definition sum_i pmf_i min(x_i, d), point by point
+    h, pmf = m._grid
+    x = h * np.arange(pmf.size)
+    d = np.array([-5.0, 0.0, 0.3 * h, 1_000.0, 6_000.0, 37_123.4, x[-1], 1e12, np.inf])
+    want = [min(v, 0.0) if v <= 0 else float(pmf @ np.minimum(x, v)) for v in d]
+    np.testing.assert_allclose(m.lev(d), want, rtol=1e-9, atol=1e-9)
+    assert m.lev(np.array([[1_000.0]])).shape == (1, 1) and isinstance(m.lev(5.0), float)
 
 
 def test_kernel_spec_codes():
