@@ -259,3 +259,16 @@ def test_engine_one_year_with_deaths_churn_and_eol_matches_exact():
 def test_exact_mode_refuses_what_is_not_a_population():
     with pytest.raises(VbsimInputError, match="a vbsim.Population or a list of cohorts"):
         E.aggregate(5)
+
+
+def test_heavy_compound_member_with_exits_keeps_a_sane_window():
+    """A compound-Poisson member with deaths and churn whose grid mean sits a little below the
+    exact mean: the search for the member's tail stops where its table ends (it used to double
+    200 times, giving a lattice step of 1e56), and the result passes its own self-check."""
+    from vbsim.population import Cohort
+
+    c = Cohort("cp", 950, CompoundPoisson(rate=5.5, severity=Lognormal(mean=254.0, cv=4.0)),
+               risk_sd=0.0, mortality=0.11, eol_uplift=2.8, eol_cost=5_351.0, churn=0.27)
+    d = _quiet([c])
+    assert d.h < 1e3 and d.lo + d.h * d.pmf.size < 100 * d.mean
+    assert d.mean == pytest.approx(E.YearOneMember(c).mean * 950, rel=1e-6)
