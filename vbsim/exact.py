@@ -203,13 +203,26 @@ class _Layer:
         d = self.cap
         if d is None:
             return self.base_mean, self.base_var + self.base_mean**2
+        if _is_compound(self.c.model):
+            # on a grid fitted to the cap (the model's own grid is coarse for a cap far below
+            # the claim sizes): E[min(aS, d)^k] = a^k E[min(S, d/a)^k] over the risk nodes
+            mom = [self.c.model.capped_moments(d / a) for a in self.a]
+            lev_d = float(sum(w * a * m1 for w, a, (m1, _) in zip(self.w, self.a, mom,
+                                                                     strict=True)))
+            m2c = float(sum(w * a * a * m2 for w, a, (_, m2) in zip(self.w, self.a, mom,
+                                                                     strict=True)))
+            if self.layer == "capped":
+                return lev_d, m2c
+            ex2 = self.base_var + self.base_mean**2
+            return self.base_mean - lev_d, ex2 - m2c - 2 * d * (self.base_mean - lev_d)
         lev_d = self._lev_exact(d)
+
         def trapezoid(cells: int) -> float:  # one vectorised call of the survival function
             t = np.linspace(0.0, d, cells + 1)
             g = t * self._sf(t)
             return 2 * float(np.sum((g[1:] + g[:-1]) / 2) * (t[1] - t[0]))
 
-        if _is_compound(self.c.model) or getattr(self.c.model, "stepped", False):
+        if getattr(self.c.model, "stepped", False):
             # a cdf with steps (compound Poisson on its grid): adaptive quadrature stalls on them
             m2c = trapezoid(2**16)
         else:

@@ -113,3 +113,20 @@ def test_validation_messages_name_the_field():
 def test_dict_round_trip():
     for m in MODELS + [CompoundPoisson(2.0, Lognormal(100.0, 1.0))]:
         assert cost_model_from_dict(m.to_dict()) == m
+
+
+def test_compound_poisson_capped_moments_against_monte_carlo():
+    """E[min(S, d)] and E[min(S, d)^2] on the grid fitted to d, for caps far below, near and
+    above the claim sizes, against 2,000,000 seeded draws of S within 4 Monte Carlo SE."""
+    m = CompoundPoisson(rate=3.4, severity=Lognormal(mean=32_000.0, cv=2.1))
+    g = np.random.default_rng(20261123)
+    n = 2_000_000
+    counts = g.poisson(m.rate, n)
+    claims = g.lognormal(m.severity.mu, m.severity.sigma, counts.sum())
+    total = np.bincount(np.repeat(np.arange(n), counts), weights=claims, minlength=n)
+    for d in (500.0, 1_800.0, 30_000.0, 300_000.0):
+        m1, m2 = m.capped_moments(d)
+        y = np.minimum(total, d)
+        for got, sample in ((m1, y), (m2, y * y)):
+            assert abs(got - sample.mean()) <= 4 * sample.std() / math.sqrt(n), (d, got)
+        assert 0 < m1 <= min(d, m.mean) and m1 * m1 <= m2 <= d * m1
