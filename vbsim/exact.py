@@ -35,6 +35,8 @@ from scipy import integrate
 
 from vbsim import metrics
 from vbsim._validate import VbsimInputError, check_choice, check_int, check_real
+from vbsim.costs import Lognormal, rounded_pmf
+from vbsim.lattice import lattice_lev, rounding
 
 DEFAULT_N_GRID = 2**16  # assumption: 65,536 points, a few ms per FFT
 MAX_N_GRID = 2**22  # assumption: ~0.5 s and 100 MB at most
@@ -108,21 +110,13 @@ def _lev_fn(model: Any) -> Callable[[np.ndarray], np.ndarray]:
 
 def _lattice_lev(pmf: np.ndarray, h: float) -> Callable[[np.ndarray], np.ndarray]:
     """lev of a distribution on 0, h, 2h, ...: piecewise linear between lattice points."""
-    sf = 1.0 - np.cumsum(pmf)
-    nodes = np.concatenate([[0.0], h * np.cumsum(sf)])  # lev(j h) = h sum_{i<j} P(X > i h)
-    x = h * np.arange(len(nodes))
+    x, nodes = lattice_lev(pmf, h)
     return lambda d: np.interp(np.asarray(d, float), x, nodes)
 
 
 def _discretise(lev: Callable, h: float, n: int) -> np.ndarray:
     """Method of rounding from lev on 0, h, ..., (n-1) h; the last point takes the rest."""
-    lv = lev(h * np.arange(n + 1))
-    f = np.empty(n)
-    f[0] = 1.0 - lv[1] / h
-    f[1:] = (2 * lv[1:n] - lv[: n - 1] - lv[2 : n + 1]) / h
-    f[-1] = 0.0
-    f[-1] = 1.0 - f.sum()
-    return f
+    return rounding(lev(h * np.arange(n + 1)), h)
 
 
 RISK_NODES = 24  # Gauss-Hermite nodes over the lognormal risk score (smooth in z: converges fast)
@@ -165,10 +159,11 @@ class _Layer:
         """Uncapped member lev in dollars (lattice-exact for compound-Poisson models)."""
         if self._lev_x is None:  # compound Poisson: build on the lattice from the severity
             if not hasattr(self, "_cp"):
-                sev = _lev_fn(self.c.model.severity)
+                sev = self.c.model.severity
                 pmf = np.zeros(n)
                 for ak, wk in zip(self.a, self.w, strict=True):
-                    f = _discretise(lambda d, ak=ak: ak * sev(d / ak), h, n)
+                    # a C for a scale factor a: lognormal with mean a E[C] and the same cv
+                    f = rounded_pmf(Lognormal(mean=ak * sev.mean, cv=sev.cv), h, n)
                     ph = np.fft.rfft(f, 2 * n)
                     pk = np.fft.irfft(np.exp(self.c.model.rate * (ph - 1.0)), 2 * n)[:n]
                     pk[-1] += 1.0 - pk.sum()
@@ -203,7 +198,7 @@ class _Layer:
         d = self.cap
         if d is None:
             return self.base_mean, self.base_var + self.base_mean**2
-        if _is_compound(self.c.model):
+        if hasattr(self.c.model, "capped_moments"):
             # on a grid fitted to the cap (the model's own grid is coarse for a cap far below
             # the claim sizes): E[min(aS, d)^k] = a^k E[min(S, d/a)^k] over the risk nodes
             mom = [self.c.model.capped_moments(d / a) for a in self.a]
