@@ -186,6 +186,10 @@ def test_summarize_dataarray_functions_and_total_over_years():
     )
     hit_any = ds["cap_hit"].any("year").sel(contract="capped").values.mean()
     assert float(tot["value"].sel(contract="capped", stat="p_cap_hit")) == pytest.approx(hit_any)
+    # only what is summarised is totalled, with the same answer as totalling everything
+    assert tot.identical(M.summarize(M.total_over_years(ds), years="each"))
+    kept = M.total_over_years(ds, ["provider_net", "cap_hit"])
+    assert list(kept.data_vars) == ["provider_net", "cap_hit"] and "year" not in kept.dims
 
 
 def test_difference_uses_common_random_numbers():

@@ -42,8 +42,8 @@ class Result:
         """
         from . import metrics
 
-        st = self.settlement if by_year else metrics.total_over_years(self.settlement)
-        return metrics.summarize(st, var=var, levels=levels)
+        return metrics.summarize(self.settlement, var=var, levels=levels,
+                                 years="each" if by_year else "total")
 
     def table(self, **kwargs: Any) -> str:
         """The comparison table as plain text (what ``vbsim run`` prints)."""

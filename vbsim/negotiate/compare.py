@@ -47,9 +47,10 @@ def _decimals(se: float) -> int:
     return int(min(6, max(0, 1 - math.floor(math.log10(se)))))
 
 
-def _totals(settlement: xr.Dataset) -> xr.Dataset:
-    """Sum money over years; a flag counts if set in any year."""
-    return total_over_years(settlement)
+def _totals(settlement: xr.Dataset, names: list[str]) -> xr.Dataset:
+    """Sum the variables ``names`` (those present) over years; a flag counts if set in any
+    year."""
+    return total_over_years(settlement, [n for n in names if n in settlement])
 
 
 def settlement_of(result: Any) -> xr.Dataset:
@@ -344,7 +345,7 @@ def compare(
     levels = [check_real("levels", p, 0.0, 1.0, lo_open=True, hi_open=True) for p in levels]
     z = check_real("z", z, 0.0, 10.0, lo_open=True)
     n_years = int(st.sizes.get("year", 1))
-    tot = _totals(st)
+    tot = _totals(st, [var, "benchmark", "cap_hit", "stop_loss_hit"])
     if risk_aversion is None:
         risk_aversion = default_risk_aversion(tot, baseline, var)
     risk_aversion = check_real("risk_aversion", risk_aversion, 0.0, math.inf, lo_open=True)

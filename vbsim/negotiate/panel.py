@@ -108,6 +108,7 @@ def panel_curve(
     if not sizes:
         raise VbsimInputError("sizes must list at least one panel size")
     tstat = f"TVaR_{level_label(level)}"
+    needed = [var, "benchmark", "gate_met", "gross_savings"]
     total = sc.population.members
     rows, notes = [], []
     for size in sizes:
@@ -128,13 +129,14 @@ def panel_curve(
         if not ok:
             continue
         try:
-            st = _totals(run(s.replace(contracts=ok), progress=False).settlement)
+            st = _totals(run(s.replace(contracts=ok), progress=False).settlement, needed)
             settled = {n: st.sel(contract=n) for n in ok}
         except VbsimInputError:  # one offer undefined at this size: settle one by one (CRN)
             settled = {}
             for n, c in ok.items():
                 try:
-                    st = _totals(run(s.replace(contracts={n: c}), progress=False).settlement)
+                    st = _totals(run(s.replace(contracts={n: c}), progress=False).settlement,
+                                 needed)
                     settled[n] = st.sel(contract=n)
                 except VbsimInputError as exc:
                     rows.append({"contract": n, "members": size})
