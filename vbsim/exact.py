@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from scipy import integrate
+from scipy import integrate, stats
 
 from vbsim import metrics
 from vbsim._validate import VbsimInputError, check_choice, check_int, check_real
@@ -158,17 +158,28 @@ class _Layer:
     def lev_y(self, y: np.ndarray, h: float, n: int) -> np.ndarray:
         """Uncapped member lev in dollars (lattice-exact for compound-Poisson models)."""
         if self._lev_x is None:  # compound Poisson: build on the lattice from the severity
-            if not hasattr(self, "_cp"):
-                sev = self.c.model.severity
-                pmf = np.zeros(n)
+            if getattr(self, "_cp_key", None) != (h, n):  # built for this lattice
+                sev, rate = self.c.model.severity, self.c.model.rate
+                if self.cap is not None and self.layer == "capped":
+                    # min(S, d) needs S only up to the first lattice point K h >= d: claims
+                    # lumped at K h leave P(S = j h), j < K, and P(S >= K h) unchanged, and the
+                    # totals of at most kmax such claims fit the FFT (no aliasing of the
+                    # uncapped tail into [0, d], which a window sized for the capped total has)
+                    k_top = math.ceil(self.cap / h) + 1
+                    kmax = float(stats.poisson.isf(1e-16, rate)) + 1.0
+                    m_sev, size = k_top + 1, 1 << math.ceil(math.log2(kmax * k_top + 2))
+                    keep = size
+                else:
+                    m_sev, size, keep = n, 2 * n, n
+                # the mixture over risk nodes is taken in the Fourier domain: one inverse FFT
+                mix = np.zeros(size // 2 + 1, dtype=complex)
                 for ak, wk in zip(self.a, self.w, strict=True):
                     # a C for a scale factor a: lognormal with mean a E[C] and the same cv
-                    f = rounded_pmf(Lognormal(mean=ak * sev.mean, cv=sev.cv), h, n)
-                    ph = np.fft.rfft(f, 2 * n)
-                    pk = np.fft.irfft(np.exp(self.c.model.rate * (ph - 1.0)), 2 * n)[:n]
-                    pk[-1] += 1.0 - pk.sum()
-                    pmf += wk * pk
-                self._cp = _lattice_lev(pmf, h)
+                    f = rounded_pmf(Lognormal(mean=ak * sev.mean, cv=sev.cv), h, m_sev)
+                    mix += wk * np.exp(rate * (np.fft.rfft(f, size) - 1.0))
+                pmf = np.fft.irfft(mix, size)[:keep]
+                pmf[-1] += 1.0 - pmf.sum()
+                self._cp, self._cp_key = _lattice_lev(pmf, h), (h, n)
             return self._cp(y)
         return self._mix(self._lev_x, y)
 
@@ -282,8 +293,13 @@ class ExactDistribution:
 
     def __init__(self, lo: float, h: float, pmf: np.ndarray, exact_mean: float,
                  exact_var: float, var_tol: float = DEFAULT_VAR_TOL,
-                 mean_tol: float = DEFAULT_MEAN_TOL, top_is_bound: bool = False):
+                 mean_tol: float = DEFAULT_MEAN_TOL, top_is_bound: bool = False,
+                 lattice_moments: tuple[float, float, float] | None = None):
         self.lo, self.h = float(lo), float(h)
+        #: ``(mean, variance, top)`` of S implied by the discretised members before the FFT
+        #: (``top``: the highest lattice point a member reaches); the self-check uses them to
+        #: tell a coarse step or a member tail beyond ``top`` from aliasing. None if unknown.
+        self.lattice_moments = lattice_moments
         # Round-off (lev differences, FFT) leaves symmetric noise ~1e-12 on every lattice point.
         # It is kept in pmf: clipping it to 0 would bias the mean and variance (the noise sums to
         # ~1e-7 of mass spread over the whole window). The cdf is made monotone instead.
@@ -341,8 +357,12 @@ class ExactDistribution:
 
     def _validate(self, mean_tol: float, var_tol: float, top_is_bound: bool) -> tuple[bool, str]:
         em, ev = self.exact_mean, self.exact_var
-        dm = (self.mean - em) / em if em > 0 else self.mean - em
-        dv = (self.var - ev) / ev if ev > 0 else math.nan
+
+        def rel(v: float, e: float) -> float:
+            return (v - e) / e if e > 0 else v - e
+
+        dm = rel(self.mean, em)
+        dv = rel(self.var, ev) if ev > 0 else math.nan
         span = self.h * len(self.pmf)
         # Mass in the outer 0.1% of the window, except at a hard bound (S >= 0, S <= n cap):
         # aliased mass lands there.
@@ -356,14 +376,41 @@ class ExactDistribution:
             f"var:  numerical {self.var:.10g}, exact {ev:.10g}, rel. error {dv:.2e}",
             f"mass at the window edges: {edge:.2e}",
         ]
+        # the same errors in the discretised members (before the FFT): an error already there
+        # comes from the step or from member tails beyond the lattice, not from aliasing
+        dml = dvl = math.nan
+        top = math.inf
+        if self.lattice_moments is not None:
+            lm, lv, top = self.lattice_moments
+            dml, dvl = rel(lm, em), (rel(lv, ev) if ev > 0 else math.nan)
+            lines.append(f"members on the lattice (top {top:.6g}): mean rel. error {dml:.2e}, "
+                         f"var rel. error {dvl:.2e}")
         ok = True
         if not abs(dm) <= mean_tol or edge > 1e-6:
             ok = False
-            lines.append("WARNING: mean off or mass at the window edge: the window is too narrow "
-                         "(aliasing) or a member tail is cut; raise n_grid or span_sd")
+            if abs(dml) > mean_tol and edge <= 1e-6:
+                lines.append("WARNING: mean off in the members' own lattice distributions: the "
+                             "step h is coarse next to a cap or a tabulated cost; raise n_grid")
+            else:
+                lines.append("WARNING: mean off or mass at the window edge: the window is too "
+                             "narrow (aliasing) or a member tail is cut; raise n_grid or span_sd")
         if math.isfinite(dv) and abs(dv) > var_tol:
             ok = False
-            lines.append("WARNING: variance off: the grid is too coarse; raise n_grid")
+            if math.isnan(dvl):
+                lines.append("WARNING: variance off: the grid is too coarse; raise n_grid")
+            elif abs(dvl - dv) <= var_tol / 2 and dvl < 0:
+                lines.append(
+                    f"WARNING: variance short by {-dvl:.1e}: member costs above {top:.6g} (the "
+                    "lattice's top) are moved down to it, and this tail carries that share of "
+                    "the variance (a heavy tail, e.g. a tail_shape near 1/2 or a wide risk "
+                    "spread). Quantiles, VaR/TVaR and stop-loss premiums below the top are not "
+                    "affected; the sd is understated. To take in more of the tail, widen the "
+                    f"window at the same step: h={self.h:.6g}, n_grid={2 * len(self.pmf)}")
+            elif abs(dvl - dv) <= var_tol / 2:
+                lines.append("WARNING: variance off: the grid is too coarse; raise n_grid")
+            else:
+                lines.append("WARNING: variance off: mass wraps around the window (aliasing); "
+                             "raise span_sd or n_grid")
         lines.append("OK" if ok else "NOT OK")
         return ok, "\n".join(lines)
 
@@ -606,6 +653,27 @@ def _as_cohort(c: Any) -> Cohort:
         f"(n, model[, scale]) tuples; got {c!r}")
 
 
+def _members_on_lattice(live: list, h: float, n: int, reach: float | None
+                        ) -> tuple[list, tuple[float, float, float]]:
+    """Each cohort's member layer discretised on ``0, h, ..., (n_m - 1) h`` (zero-padded to
+    ``n``); the mean and variance of S those lattice members imply (iid members; a Poisson
+    number of them) and their last point ``(n_m - 1) h``. ``n_m`` reaches ``reach`` dollars
+    (all ``n`` points when None): a member's mass beyond its last point is lumped there, so
+    that point plus the other members' total must stay inside the window, or it wraps around
+    to the window's low end (aliasing)."""
+    n_m = n if reach is None else min(n, int(math.floor(reach / h)) + 2)
+    x = h * np.arange(n)
+    fs, mean, var = [], 0.0, 0.0
+    for c, ly in live:
+        f = np.zeros(n)
+        f[:n_m] = _discretise(lambda y, ly=ly: ly.lev(y, h, n), h, n_m)
+        m1, m2 = float(f @ x), float(f @ (x * x))
+        mean += c.n * m1
+        var += c.n * (m2 if c.count == "poisson" else m2 - m1 * m1)
+        fs.append(f)
+    return fs, (mean, var, (n_m - 1) * h)
+
+
 def aggregate(
     cohorts: Sequence[Any],
     *,
@@ -628,7 +696,9 @@ def aggregate(
     layer : ``"capped"`` -> each member contributes ``min(Y, cap)`` (truncation, or the cost an
         individual stop-loss leaves); ``"excess"`` -> ``(Y - cap)+`` (what it reimburses).
     n_grid : lattice size N (a power of two is fastest), at least 1,024. Default: 2^16, doubled
-        (up to 2^22) until the step is at most 1/20 of the smallest member-layer sd.
+        (up to 2^22) until the step is at most 1/20 of the smallest member-layer sd, then again
+        while the members' own lattice mean is off by more than ``mean_tol / 2`` and falling
+        (a compound or tabulated cost under a cap only a few hundred steps wide).
     h : lattice step in dollars; default: the window ``mean +- span_sd sd`` (widened to hold a
         member's tail) over N.
     mean_tol, var_tol : relative errors accepted by the self-check (``.ok``, ``.validation``);
@@ -672,12 +742,15 @@ def aggregate(
                if ly.c.n > 0), default=0.0)
     if cap is not None and layer == "excess":
         top = max(top - cap, 0.0)
-    hi = mean_s + max(span_sd * sd_s, top)  # one member far in its tail, the rest average
+    # one member at its top (its lattice's last point, where its mass beyond is lumped), the
+    # rest up to span_sd sd above their mean: inside the window, so nothing wraps around
+    hi = mean_s + span_sd * sd_s + top
     bound = all(c.count == "fixed" for c in cs) and cap is not None and layer == "capped"
     if bound and sum(c.n for c in cs) * cap < hi:
         hi = sum(c.n for c in cs) * cap  # S <= n cap
     else:
         bound = False
+    auto = h is None and n_grid is None
     if h is None:
         if n_grid is None:  # grow N until h <= (smallest member-layer sd) / 20 (var error ~1e-3)
             sds = [math.sqrt(max(m2 - m * m, 0.0)) for c, (m, m2) in zip(cs, mom, strict=True)
@@ -688,14 +761,26 @@ def aggregate(
         h = max(hi - lo, 1e-300) / (n - 2)  # one step of slack for rounding lo down
     else:
         h = check_real("h", h, 0, lo_open=True)
+    live = [(c, ly) for c, ly in zip(cs, layers, strict=True) if c.n > 0]
+    # members reach their top, or further when the caller's h and n_grid give a wider window
+    reach = None if bound else max(top, lo + (n - 2) * h - mean_s - span_sd * sd_s)
+    members, lat = _members_on_lattice(live, h, n, reach)
+    # A member layer whose own lattice mean is off (a compound or tabulated cost next to a cap
+    # a few hundred steps wide) needs a finer step, not a wider window: the window's top cuts
+    # less than mean_tol / 10 of each layer's mean (_Layer.top). Halve the step while that error
+    # exceeds mean_tol / 2 and keeps falling (a tabulated model's fixed error does not).
+    while auto and n < MAX_N_GRID and abs(lat[0] - mean_s) > 0.5 * mean_tol * abs(mean_s):
+        n2 = 2 * n
+        h2 = max(hi - lo, 1e-300) / (n2 - 2)
+        members2, lat2 = _members_on_lattice(live, h2, n2, reach)
+        if abs(lat2[0] - mean_s) >= 0.75 * abs(lat[0] - mean_s):
+            break
+        n, h, members, lat = n2, h2, members2, lat2
     m0 = int(math.floor(lo / h))
     lo = m0 * h
     log_phi = np.zeros(n // 2 + 1, dtype=complex)
     total = np.ones(n // 2 + 1, dtype=complex)
-    for c, ly in zip(cs, layers, strict=True):
-        if c.n == 0:
-            continue
-        f = _discretise(lambda y, ly=ly: ly.lev(y, h, n), h, n)
+    for (c, _), f in zip(live, members, strict=True):
         ph = np.fft.rfft(f)
         if c.count == "poisson":
             log_phi += c.n * (ph - 1.0)
@@ -704,7 +789,7 @@ def aggregate(
     pmf = np.fft.irfft(total * np.exp(log_phi), n)
     pmf = np.roll(pmf, -(m0 % n))  # index i now holds S = lo + i h
     out = ExactDistribution(lo, h, pmf, mean_s, var_s, var_tol=var_tol, mean_tol=mean_tol,
-                            top_is_bound=bound)
+                            top_is_bound=bound, lattice_moments=lat)
     if not out.ok:
         warnings.warn("vbsim.exact.aggregate: self-check failed\n" + out.validation, stacklevel=2)
     return out
