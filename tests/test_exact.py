@@ -309,3 +309,20 @@ def test_heavy_tail_variance_shortfall_is_named_and_shrinks_with_a_wider_window(
     # below the lattice's top the distribution is unchanged by the wider window
     q = [0.5, 0.99, 0.999]
     assert np.allclose(wider.quantile(q), d.quantile(q), rtol=0, atol=1.01 * d.h)
+
+
+def test_far_tail_is_rounded_from_the_stop_loss_premium():
+    """An excess layer far above the mean: rounding from lev gives probabilities that are
+    rounding noise of either sign in the far tail (second differences of numbers near the
+    mean); the closed-form stop-loss premium keeps them non-negative and tiny."""
+    cost = Lognormal(mean=8_600.0, cv=4.0)
+    ly = E._Layer(E.Cohort(2_000, cost), 400_000.0, "excess")
+    h, n = 2_000.0, 2**16
+    f = E._discretise(lambda y: ly.rounding_values(y, h, n), h, n)
+    f_lev = E._discretise(lambda y: ly.lev(y, h, n), h, n)
+    assert f[1:].min() >= -1e-30 and f_lev[1:].min() < -1e-20
+    far = slice(n // 2, n - 1)
+    assert np.abs(f[far]).max() < 1e-12 < np.abs(f_lev[far]).max()
+    # the method of rounding keeps the mean of min((Y - d)+, top), top the last point
+    m = float(cost.stop_loss(400_000.0) - cost.stop_loss(400_000.0 + (n - 1) * h))
+    assert float(f @ (h * np.arange(n))) == pytest.approx(m, rel=1e-9)

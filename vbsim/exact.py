@@ -35,7 +35,7 @@ from scipy import integrate, stats
 
 from vbsim import metrics
 from vbsim._validate import VbsimInputError, check_choice, check_int, check_real
-from vbsim.costs import Lognormal, rounded_pmf
+from vbsim.costs import CostModel, Lognormal, rounded_pmf
 from vbsim.lattice import lattice_lev, rounding
 
 DEFAULT_N_GRID = 2**16  # assumption: 65,536 points, a few ms per FFT
@@ -149,6 +149,11 @@ class _Layer:
         self._lev_x = None if _is_compound(model) else _lev_fn(model)
         self._exact_lev_x = (lambda d: np.asarray(model.lev(d), float)) if (
             hasattr(model, "lev")) else self._lev_x
+        # a closed-form stop-loss premium (vbsim.costs models that define their own): rounding
+        # from -pi keeps the far tail, where lev's second differences are rounding noise
+        own = isinstance(model, CostModel) and type(model).stop_loss is not CostModel.stop_loss
+        self._sl_x = (lambda d: np.asarray(model.stop_loss(np.asarray(d, float)), float)) if (
+            own and self._lev_x is not None) else None
 
     def _mix(self, fn: Callable, y: np.ndarray) -> np.ndarray:
         """sum_k w_k a_k fn(y / a_k): E over the risk score of a lev-like function."""
@@ -190,6 +195,15 @@ class _Layer:
         if self.layer == "capped":
             return self.lev_y(np.minimum(y, d), h, n)
         return self.lev_y(np.asarray(y) + d, h, n) - self.lev_y(np.array([d]), h, n)[0]
+
+    def rounding_values(self, y: np.ndarray, h: float, n: int) -> np.ndarray:
+        """What the method of rounding differences on the lattice ``y``: the layer's ``lev``,
+        or ``-pi`` (its stop-loss premium; same differences) where the model has it in closed
+        form and the layer reaches the far tail (uncapped and excess layers)."""
+        if self._sl_x is None or (self.cap is not None and self.layer == "capped"):
+            return self.lev(y, h, n)
+        shift = 0.0 if self.cap is None else self.cap
+        return -self._mix(self._sl_x, np.asarray(y, float) + shift)
 
     def _lev_exact(self, d: float) -> float:
         """E[min(Y, d)] from the model's own lev (quadrature of the survival function for scipy)."""
@@ -666,7 +680,7 @@ def _members_on_lattice(live: list, h: float, n: int, reach: float | None
     fs, mean, var = [], 0.0, 0.0
     for c, ly in live:
         f = np.zeros(n)
-        f[:n_m] = _discretise(lambda y, ly=ly: ly.lev(y, h, n), h, n_m)
+        f[:n_m] = _discretise(lambda y, ly=ly: ly.rounding_values(y, h, n), h, n_m)
         m1, m2 = float(f @ x), float(f @ (x * x))
         mean += c.n * m1
         var += c.n * (m2 if c.count == "poisson" else m2 - m1 * m1)
