@@ -326,3 +326,23 @@ def test_far_tail_is_rounded_from_the_stop_loss_premium():
     # the method of rounding keeps the mean of min((Y - d)+, top), top the last point
     m = float(cost.stop_loss(400_000.0) - cost.stop_loss(400_000.0 + (n - 1) * h))
     assert float(f @ (h * np.arange(n))) == pytest.approx(m, rel=1e-9)
+
+
+def test_year_one_member_stop_loss_matches_quadrature_far_in_the_tail():
+    """A member with churn (the leavers' cost is U X): E[(Y - d)+] = 0.9 pi(d) +
+    0.1 int_0^1 u pi(d / u) du by quadrature against the member's own table of the premium, to
+    2e-7 relative out to d = 2e8; mean - lev(d) is 5% off there (the premium is 1e-4 of the
+    mean)."""
+    from vbsim.population import Cohort as Members
+
+    x = Spliced(mean=9_000.0, cv=3.0, tail_shape=0.4)
+    m = E.YearOneMember(Members("a", 100, x, risk_sd=0.0, mortality=0.0, churn=0.1))
+    for d in (100.0, 2e4, 2e6, 2e8):
+        def g(lu, d=d):  # u pi(d / u) du = u^2 pi(d / u) dlog u
+            return math.exp(2 * lu) * float(x.stop_loss(d / math.exp(lu)))
+
+        leave = sum(integrate.quad(g, a, b, epsrel=1e-12, limit=400)[0]
+                    for a, b in ((-60, -20), (-20, -5), (-5, -1), (-1, 0)))
+        ref = 0.9 * float(x.stop_loss(d)) + 0.1 * leave
+        assert float(m.stop_loss(d)) == pytest.approx(ref, rel=2e-7), d
+    assert abs((m.mean - float(m.lev(2e8))) / ref - 1) > 0.01
