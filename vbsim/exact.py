@@ -642,16 +642,20 @@ class YearOneMember:
         return self._ytab
 
     def _pi_table(self) -> tuple[np.ndarray, np.ndarray]:
-        """log E[(Y - y)+] on the points of :meth:`_table` (built once)."""
+        """log E[(Y - y)+] on the points of :meth:`_table`, and 2^12 more up to 10^40 times its
+        top (built once; a lattice for an excess layer reaches far beyond the point where lev
+        is within 1e-13 of the mean, and the node sums there took seconds per call; there the
+        premium is below 1e-13 of the mean, so a coarser step, relative error ~1e-5 of it, is
+        an assumption that costs nothing measurable)."""
         if self._ptab is None:
             ly = self._table()[0]
+            ly = np.concatenate([ly, ly[-1] + np.linspace(0.0, 40 * math.log(10), 2**12 + 1)[1:]])
             self._ptab = (ly, np.log(np.maximum(self._pi_mix(np.exp(ly)), 1e-300)))
         return self._ptab
 
     def stop_loss(self, d: Any) -> Any:
         """E[(Y - d)+], vectorised over d: interpolated in log-log on its own table (relative
-        error ~1e-7 of the premium itself, not of the mean as ``mean - lev`` would have), the
-        node sums beyond it.
+        error ~1e-7 of the premium itself, not of the mean as ``mean - lev`` would have).
 
         >>> from vbsim.costs import Spliced
         >>> from vbsim.population import Cohort as Members
@@ -671,8 +675,9 @@ class YearOneMember:
         out = np.where(ld <= ly[0], self._mean_tab - (1.0 - f0) * np.maximum(d, 0.0),
                        np.exp(np.interp(ld, ly, lp)))
         far = ld >= ly[-1]
-        if far.any():
-            out[far] = self._pi_mix(d[far])
+        if far.any():  # beyond 10^40 times the table: the last slope in log-log (a power law)
+            slope = min((lp[-1] - lp[-2]) / (ly[-1] - ly[-2]), 0.0)
+            out[far] = np.exp(lp[-1] + slope * (ld[far] - ly[-1]))
         return out.reshape(d0.shape)[()]
 
     def _pi_mix(self, d: np.ndarray) -> np.ndarray:
