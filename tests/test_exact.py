@@ -346,3 +346,18 @@ def test_year_one_member_stop_loss_matches_quadrature_far_in_the_tail():
         ref = 0.9 * float(x.stop_loss(d)) + 0.1 * leave
         assert float(m.stop_loss(d)) == pytest.approx(ref, rel=2e-7), d
     assert abs((m.mean - float(m.lev(2e8))) / ref - 1) > 0.01
+
+
+@pytest.mark.parametrize("n", [1, 500])
+def test_members_that_nearly_always_reach_the_cap(n):
+    """Compound-Poisson members (10 claims a year of 30,000 on average) capped at 5,000: almost
+    every member costs the cap, so S has a small sd but a long left tail. One member's
+    distribution is wider than a window around the mean: its lattice is folded modulo N, the
+    window reaches down to one member at 0, and n members' rounded atoms (the cap is off the
+    lattice) have steps to spare above n x cap. Before, one member was cut at the window's
+    width (mean 6% off) and the atoms of 20 wrapped round."""
+    cp = CompoundPoisson(rate=10.0, severity=Lognormal(mean=30_000.0, cv=2.0))
+    d = _quiet([(n, cp)], cap=5_000.0)
+    m1, m2 = cp.capped_moments(5_000.0)
+    assert d.mean == pytest.approx(n * m1, rel=1e-7)
+    assert d.var == pytest.approx(n * (m2 - m1 * m1), rel=1e-3)

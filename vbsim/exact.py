@@ -178,10 +178,12 @@ class _Layer:
                     # lumped at K h leave P(S = j h), j < K, and P(S >= K h) unchanged, and the
                     # totals of at most kmax such claims fit the FFT (no aliasing of the
                     # uncapped tail into [0, d], which a window sized for the capped total has)
+                    # (the FFT is capped at 2^24 points or 2N, assumption: 270 MB; beyond,
+                    # lumped claim totals could wrap, which the self-check would report)
                     k_top = math.ceil(self.cap / h) + 1
                     kmax = float(stats.poisson.isf(1e-16, rate)) + 1.0
-                    m_sev, size = k_top + 1, 1 << math.ceil(math.log2(kmax * k_top + 2))
-                    keep = size
+                    size = min(1 << math.ceil(math.log2(kmax * k_top + 2)), max(2 * n, 2**24))
+                    m_sev, keep = min(k_top + 1, size), size
                 else:
                     m_sev, size, keep = n, 2 * n, n
                 # the mixture over risk nodes is taken in the Fourier domain: one inverse FFT
@@ -764,24 +766,32 @@ def _as_cohort(c: Any) -> Cohort:
         f"(n, model[, scale]) tuples; got {c!r}")
 
 
-def _members_on_lattice(live: list, h: float, n: int, reach: float | None
+#: Most lattice points one member's distribution may span (assumption: 2^24, 128 MB); beyond,
+#: its mass is lumped at the last point and the self-check reports what that costs.
+MAX_MEMBER_POINTS = 2**24
+
+
+def _members_on_lattice(live: list, h: float, n: int, reach: float
                         ) -> tuple[list, tuple[float, float, float]]:
-    """Each cohort's member layer discretised on ``0, h, ..., (n_m - 1) h`` (zero-padded to
-    ``n``); the mean and variance of S those lattice members imply (iid members; a Poisson
-    number of them) and their last point ``(n_m - 1) h``. ``n_m`` reaches ``reach`` dollars
-    (all ``n`` points when None): a member's mass beyond its last point is lumped there, so
-    that point plus the other members' total must stay inside the window, or it wraps around
-    to the window's low end (aliasing)."""
-    n_m = n if reach is None else min(n, int(math.floor(reach / h)) + 2)
-    x = h * np.arange(n)
+    """Each cohort's member layer discretised on ``0, h, ..., (n_m - 1) h`` and folded modulo
+    ``n`` (the FFT returns S mod N h, so a member wider than the window, e.g. one member under
+    a cap in a window around its mean, is exact folded); the mean and variance of S those
+    lattice members imply (iid members; a Poisson number of them) and their last point
+    ``(n_m - 1) h``. ``n_m`` reaches ``reach`` dollars: a member's mass beyond is lumped at its
+    last point, so that point plus the other members' total must stay inside the window, or it
+    would wrap around to the window's low end (aliasing)."""
+    n_m = int(min(math.floor(reach / h) + 2, max(n, MAX_MEMBER_POINTS)))
+    x = h * np.arange(n_m)
     fs, mean, var = [], 0.0, 0.0
     for c, ly in live:
-        f = np.zeros(n)
-        f[:n_m] = _discretise(lambda y, ly=ly: ly.rounding_values(y, h, n), h, n_m)
+        f = _discretise(lambda y, ly=ly: ly.rounding_values(y, h, n), h, n_m)
         m1, m2 = float(f @ x), float(f @ (x * x))
         mean += c.n * m1
         var += c.n * (m2 if c.count == "poisson" else m2 - m1 * m1)
-        fs.append(f)
+        if n_m <= n:
+            fs.append(np.concatenate([f, np.zeros(n - n_m)]))
+        else:
+            fs.append(np.bincount(np.arange(n_m) % n, weights=f, minlength=n))
     return fs, (mean, var, (n_m - 1) * h)
 
 
@@ -848,7 +858,10 @@ def aggregate(
     var_s = sum(c.n * (m2 if c.count == "poisson" else m2 - m * m)
                 for c, (m, m2) in zip(cs, mom, strict=True))
     sd_s = math.sqrt(max(var_s, 0.0))
-    lo = max(0.0, mean_s - span_sd * sd_s)
+    # one member at 0 while the rest are up to span_sd sd below their mean (a member under a
+    # cap that it nearly always reaches has a small sd but can still cost nothing)
+    lo = max(0.0, mean_s - span_sd * sd_s - max((m for c, (m, _) in zip(cs, mom, strict=True)
+                                                 if c.n > 0), default=0.0))
     top = max((ly.top(mean_tol / 10, m) for ly, (m, _) in zip(layers, mom, strict=True)
                if ly.c.n > 0), default=0.0)
     if cap is not None and layer == "excess":
@@ -857,24 +870,28 @@ def aggregate(
     # rest up to span_sd sd above their mean: inside the window, so nothing wraps around
     hi = mean_s + span_sd * sd_s + top
     bound = all(c.count == "fixed" for c in cs) and cap is not None and layer == "capped"
-    if bound and sum(c.n for c in cs) * cap < hi:
-        hi = sum(c.n for c in cs) * cap  # S <= n cap
+    n_mem = sum(c.n for c in cs)
+    if bound and n_mem * cap < hi and 4 * n_mem < n:
+        hi = n_mem * cap  # S <= n cap
     else:
         bound = False
+    # lattice steps kept free above hi: a member's atom at an off-lattice cap is rounded to the
+    # two points around it, so n members can sum to n steps above n cap (one step below lo)
+    slack = n_mem + 2 if bound else 2
     auto = h is None and n_grid is None
     if h is None:
         if n_grid is None:  # grow N until h <= (smallest member-layer sd) / 20 (var error ~1e-3)
             sds = [math.sqrt(max(m2 - m * m, 0.0)) for c, (m, m2) in zip(cs, mom, strict=True)
                    if c.n > 0]
             target = min((v for v in sds if v > 0), default=math.inf) / H_PER_SD
-            while n < MAX_N_GRID and (hi - lo) / (n - 2) > target:
+            while n < MAX_N_GRID and (hi - lo) / (n - slack) > target:
                 n *= 2
-        h = max(hi - lo, 1e-300) / (n - 2)  # one step of slack for rounding lo down
+        h = max(hi - lo, 1e-300) / (n - slack)
     else:
         h = check_real("h", h, 0, lo_open=True)
     live = [(c, ly) for c, ly in zip(cs, layers, strict=True) if c.n > 0]
     # members reach their top, or further when the caller's h and n_grid give a wider window
-    reach = None if bound else max(top, lo + (n - 2) * h - mean_s - span_sd * sd_s)
+    reach = max(top, lo + (n - slack) * h - mean_s - span_sd * sd_s)
     members, lat = _members_on_lattice(live, h, n, reach)
     # A member layer whose own lattice mean is off (a compound or tabulated cost next to a cap
     # a few hundred steps wide) needs a finer step, not a wider window: the window's top cuts
@@ -882,7 +899,7 @@ def aggregate(
     # exceeds mean_tol / 2 and keeps falling (a tabulated model's fixed error does not).
     while auto and n < MAX_N_GRID and abs(lat[0] - mean_s) > 0.5 * mean_tol * abs(mean_s):
         n2 = 2 * n
-        h2 = max(hi - lo, 1e-300) / (n2 - 2)
+        h2 = max(hi - lo, 1e-300) / (n2 - slack)
         members2, lat2 = _members_on_lattice(live, h2, n2, reach)
         if abs(lat2[0] - mean_s) >= 0.75 * abs(lat[0] - mean_s):
             break
