@@ -896,7 +896,8 @@ def aggregate(
     # A member layer whose own lattice mean is off (a compound or tabulated cost next to a cap
     # a few hundred steps wide) needs a finer step, not a wider window: the window's top cuts
     # less than mean_tol / 10 of each layer's mean (_Layer.top). Halve the step while that error
-    # exceeds mean_tol / 2 and keeps falling (a tabulated model's fixed error does not).
+    # exceeds mean_tol / 2 and a halving cuts it by a quarter or more (both thresholds are
+    # assumptions; a tabulated model's fixed error does not fall, so the loop stops).
     while auto and n < MAX_N_GRID and abs(lat[0] - mean_s) > 0.5 * mean_tol * abs(mean_s):
         n2 = 2 * n
         h2 = max(hi - lo, 1e-300) / (n2 - slack)
