@@ -817,9 +817,7 @@ def aggregate(
     layer : ``"capped"`` -> each member contributes ``min(Y, cap)`` (truncation, or the cost an
         individual stop-loss leaves); ``"excess"`` -> ``(Y - cap)+`` (what it reimburses).
     n_grid : lattice size N (a power of two is fastest), at least 1,024. Default: 2^16, doubled
-        (up to 2^22) until the step is at most 1/20 of the smallest member-layer sd, then again
-        while the members' own lattice mean is off by more than ``mean_tol / 2`` and falling
-        (a compound or tabulated cost under a cap only a few hundred steps wide).
+        (up to 2^22) until the step is at most 1/20 of the smallest member-layer sd.
     h : lattice step in dollars; default: the window ``mean +- span_sd sd`` (widened to hold a
         member's tail) over N.
     mean_tol, var_tol : relative errors accepted by the self-check (``.ok``, ``.validation``);
@@ -878,7 +876,6 @@ def aggregate(
     # lattice steps kept free above hi: a member's atom at an off-lattice cap is rounded to the
     # two points around it, so n members can sum to n steps above n cap (one step below lo)
     slack = n_mem + 2 if bound else 2
-    auto = h is None and n_grid is None
     if h is None:
         if n_grid is None:  # grow N until h <= (smallest member-layer sd) / 20 (var error ~1e-3)
             sds = [math.sqrt(max(m2 - m * m, 0.0)) for c, (m, m2) in zip(cs, mom, strict=True)
@@ -893,18 +890,6 @@ def aggregate(
     # members reach their top, or further when the caller's h and n_grid give a wider window
     reach = max(top, lo + (n - slack) * h - mean_s - span_sd * sd_s)
     members, lat = _members_on_lattice(live, h, n, reach)
-    # A member layer whose own lattice mean is off (a compound or tabulated cost next to a cap
-    # a few hundred steps wide) needs a finer step, not a wider window: the window's top cuts
-    # less than mean_tol / 10 of each layer's mean (_Layer.top). Halve the step while that error
-    # exceeds mean_tol / 2 and a halving cuts it by a quarter or more (both thresholds are
-    # assumptions; a tabulated model's fixed error does not fall, so the loop stops).
-    while auto and n < MAX_N_GRID and abs(lat[0] - mean_s) > 0.5 * mean_tol * abs(mean_s):
-        n2 = 2 * n
-        h2 = max(hi - lo, 1e-300) / (n2 - slack)
-        members2, lat2 = _members_on_lattice(live, h2, n2, reach)
-        if abs(lat2[0] - mean_s) >= 0.75 * abs(lat[0] - mean_s):
-            break
-        n, h, members, lat = n2, h2, members2, lat2
     m0 = int(math.floor(lo / h))
     lo = m0 * h
     log_phi = np.zeros(n // 2 + 1, dtype=complex)
