@@ -346,6 +346,18 @@ def test_year_one_member_stop_loss_matches_quadrature_far_in_the_tail():
         ref = 0.9 * float(x.stop_loss(d)) + 0.1 * leave
         assert float(m.stop_loss(d)) == pytest.approx(ref, rel=2e-7), d
     assert abs((m.mean - float(m.lev(2e8))) / ref - 1) > 0.01
+    # beyond the member's lev table (top ~2e9 here) its premium table goes on in log steps of
+    # 40 ln(10) / 2^12 = 0.0225; linear in log-log, the error is at most step^2 / 8 = 6e-5 times
+    # the curvature of log pi (below 1 for these tails); 1e15 is also beyond X's own table
+    assert math.exp(m._table()[0][-1]) < 1e11
+    for d in (1e11, 1e15):
+        def g(lu, d=d):
+            return math.exp(2 * lu) * float(x.stop_loss(d / math.exp(lu)))
+
+        leave = sum(integrate.quad(g, a, b, epsrel=1e-12, limit=400)[0]
+                    for a, b in ((-80, -20), (-20, -5), (-5, -1), (-1, 0)))
+        ref = 0.9 * float(x.stop_loss(d)) + 0.1 * leave
+        assert float(m.stop_loss(d)) == pytest.approx(ref, rel=1e-4), d
 
 
 @pytest.mark.parametrize("n", [1, 500])

@@ -589,8 +589,15 @@ class YearOneMember:
             iv = 1.0 / np.maximum(v, 1e-300)
             below = (0.5 * self._mx * (iv * iv - 1.0 / self._lo**2)
                      - self._s0 * (iv - 1.0 / self._lo) + self._k[0])
-            k = np.where(v < self._lo, below,
-                         np.where(v >= self._hi, self._k[-1] * (self._hi * iv) ** 2, k))
+            k = np.where(v < self._lo, below, np.where(v >= self._hi, 0.0, k))
+            far = v >= self._hi
+            if self._sl_native is not None and far.any():
+                # beyond the table: pi(s) ~ pi(v) (s/v)^-beta, beta its log-log slope at the
+                # table's end, so int_v^inf pi(s)/s^3 ds = pi(v) / ((2 + beta) v^2)
+                beta = max(-(self._lpi[-1] - self._lpi[-2]) / (self._lx[-1] - self._lx[-2]),
+                           0.0)
+                vf = v[far]
+                k[far] = np.asarray(self._sl_native(vf), float) / ((2.0 + beta) * vf * vf)
             return np.where(d <= 0, self._mx * b / 2.0 - d, d * d / b * k)
 
     def _cdfx(self, v: np.ndarray, lv: np.ndarray) -> np.ndarray:
@@ -869,6 +876,7 @@ def aggregate(
     hi = mean_s + span_sd * sd_s + top
     bound = all(c.count == "fixed" for c in cs) and cap is not None and layer == "capped"
     n_mem = sum(c.n for c in cs)
+    # (and the slack below leaves at least 3/4 of the lattice to the window: assumption)
     if bound and n_mem * cap < hi and 4 * n_mem < n:
         hi = n_mem * cap  # S <= n cap
     else:

@@ -435,8 +435,7 @@ def summarize(
     for f in check_list("flags", flags, "variable names"):
         check_choice("flags", f, list(settlement.data_vars))
     if years == "total":  # total only what is summarised
-        settlement = total_over_years(settlement, [var, *dict.fromkeys(f for f in flags
-                                                                      if f != var)])
+        settlement = total_over_years(settlement, list(dict.fromkeys([var, *flags])))
     x = settlement[var]
     a, _ = _as_2d(x, var)
     x = x.transpose(..., SCENARIO)
