@@ -79,9 +79,10 @@ _P_LOW = rng.P_LOW
 _P_HIGH = rng.P_HIGH
 _NTAB = float(rng.NTAB)  # the 53-bit inverse normal's cubic Hermite table (rng.TABLE)
 _TWO32 = rng.TWO32
-_NCELLS = float(rng.NCELLS)
-_LOG_CELLS = rng.LOG_CELLS
-_KEYMIN = rng._KEYMIN
+_ZIG_R = rng.ZIG_R
+_ZIG_IR = 1.0 / rng.ZIG_R
+#: the ziggurat's tables in one device array: K_i, W_i interleaved (512), then F_i (256)
+_ZIG = np.ascontiguousarray(np.concatenate([rng.ZIG_KW, rng.ZIG_F]))
 _LO32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 cuda: Any = None  # numba.cuda, imported on first use (see _kernels)
@@ -165,19 +166,40 @@ def _kernels(nt: int) -> tuple[Any, Any]:
         return ninv_central(p, tab)
 
     @dev
-    def ninv32(u, tab32):
-        """Twin of :func:`vbsim.engine.rng.ninv32_nb` (frexp instead of bit patterns)."""
-        neg = u < 2147483648
-        q = u if neg else 4294967295 - u
-        p = (float(q) + 0.5) * _TWO32
-        m, e = math.frexp(p)
-        mm = 2.0 * m - 1.0
-        cell = int(mm * _NCELLS)
-        key = ((e - 1 + 1023) << _LOG_CELLS) + cell - _KEYMIN
-        f = mm * _NCELLS - cell
-        i4 = 4 * key
-        t = tab32[i4] + f * (tab32[i4 + 1] + f * (tab32[i4 + 2] + f * tab32[i4 + 3]))
-        return t if neg else -t
+    def zig_core(h, zig):
+        """Twin of :func:`vbsim.engine.rng.zig_core_nb`."""
+        i = h & 255
+        u = float(h >> 9)
+        x = u * zig[2 * i + 1]
+        return (-x if (h >> 8) & 1 else x), u >= zig[2 * i]
+
+    @dev
+    def znorm32(w, zig):
+        """Twin of :func:`vbsim.engine.rng.znorm32_nb`: the normal of the word ``w``."""
+        h = np.int64(w >> _S32)
+        x, rej = zig_core(h, zig)
+        k = np.uint64(0)
+        while rej:
+            k += _ONE
+            d = mix(w + k * _G)
+            i = h & 255
+            neg = (h >> 8) & 1
+            if i == 0:  # the tail beyond R
+                xt = -math.log((float(np.int64(d >> _S32)) + 0.5) * _TWO32) * _ZIG_IR
+                y = -math.log((float(np.int64(d & _LO32)) + 0.5) * _TWO32)
+                if y + y >= xt * xt:
+                    x = -(_ZIG_R + xt) if neg else _ZIG_R + xt
+                    rej = False
+            else:
+                x0 = float(h >> 9) * zig[2 * i + 1]
+                u = (float(np.int64(d & _LO32)) + 0.5) * _TWO32
+                if zig[512 + i] + u * (zig[511 + i] - zig[512 + i]) < math.exp(-0.5 * x0 * x0):
+                    x = -x0 if neg else x0
+                    rej = False
+                else:
+                    h = np.int64(d >> _S32)
+                    x, rej = zig_core(h, zig)
+        return x
 
     @dev
     def spliced_cost(params, c, z, ztab, tab):
@@ -239,7 +261,7 @@ def _kernels(nt: int) -> tuple[Any, Any]:
 
     @cuda.jit
     def tiles_kernel(keys, slots, family, params, coh, ztab, trend, thresholds, tile_coh,
-                     tile_first, tab, tab32, partials):
+                     tile_first, tab, zig, partials):
         """partials[tile, sl, t, q] = sum over the tile's members of quantity q in year t.
 
         With cohort transitions, ``q = d * (N_STATS + thresholds) + quantity``: a member counts
@@ -304,11 +326,10 @@ def _kernels(nt: int) -> tuple[Any, Any]:
                 fam, rc, ac, uc, cc, ra, ma, eol, cap = cohort_params(family, coh, k)
             if occ == 1 or occ == 2:
                 w = word(keys[sl, t, c, 0], i)
-                e = ninv32(np.int64(w >> _S32), tab32)
+                e = znorm32(w, zig)
                 if occ == 2:
                     kr = keys[sl, t, c, 1]
-                    hr = np.int64(word(kr, i) >> _S32)
-                    r = math.exp(sr * ninv32(hr, tab32) - 0.5 * sr * sr)
+                    r = math.exp(sr * znorm32(word(kr, i), zig) - 0.5 * sr * sr)
                     mraw = mc * r
                     if t == 0 and seasoned and i < slots[c, 0]:  # stationary prior tenure
                         q = min(mraw, cap) + cc
@@ -497,7 +518,7 @@ stats, excess
         ("ztab", np.asarray(ztab, dtype=np.float64)),
         ("thr", thr), ("tile_coh", tile_coh), ("tile_first", tile_first),
         ("tile_start", tile_start), ("tab", np.asarray(tab, dtype=np.float64)),
-        ("tab32", rng.TABLE32))}
+        ("zig", _ZIG))}
     partials = cuda.device_array((n_tiles, chunk, years, nqt))
     for s0 in range(0, n_scen, chunk):
         n = min(chunk, n_scen - s0)
@@ -505,7 +526,7 @@ stats, excess
         trend = cuda.to_device(np.ascontiguousarray(trend_index[s0:s0 + n], dtype=np.float64))
         tiles_kernel[(n_tiles, n), nt](
             keys, d["slots"], d["family"], d["params"], d["coh"], d["ztab"], trend, d["thr"],
-            d["tile_coh"], d["tile_first"], d["tab"], d["tab32"], partials)
+            d["tile_coh"], d["tile_first"], d["tab"], d["zig"], partials)
         out = cuda.device_array((n, years, n_coh, nq))
         total = out.size
         reduce_kernel[(total + 255) // 256, 256](partials, d["tile_start"], out)

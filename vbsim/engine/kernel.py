@@ -27,13 +27,13 @@ from vbsim.engine.rng import (
     fexp_nb,
     key_nb,
     mix_nb,
-    ninv32_nb,
     ninv_nb,
     phi_nb,
     sf_nb,
     unit32_nb,
     unit_nb,
     word_nb,
+    znorm32_fill_nb,
 )
 
 _G = np.uint64(0x9E3779B97F4A7C15)
@@ -299,6 +299,7 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
     occ = np.empty(block_size, np.int64)
     newi = np.empty(block_size, np.int64)
     fb = np.empty(block_size, np.int64)
+    zr = np.empty(block_size, np.int64)  # the ziggurat's rejected draws (znorm32_fill_nb)
     wr = np.empty(block_size, np.uint64)
     rr = np.empty(block_size)
     ee = np.empty(block_size)
@@ -377,8 +378,7 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                 # pass 2 (entrants only): risk score and death probability; words (scalar),
                 # then normal and exp on the packed list (vector), then scattered back
                 if all_new:  # everyone enters (year 1 of a full block): no packing
-                    for j in range(nb):  # split loops: ~10% faster on one-year runs
-                        ee[j] = ninv32_nb(np.int64(wr[j] >> _S32))
+                    znorm32_fill_nb(wr, nb, ee, zr)  # split loops: faster on one-year runs
                     for j in range(nb):
                         r[j] = fexp_nb(sr * ee[j] - hsr2)
                     for j in range(nb):
@@ -390,8 +390,7 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                 elif n_in > 0:
                     for k in range(n_in):
                         wr[k] = word_nb(kr, b0 + newi[k])
-                    for k in range(n_in):
-                        rr[k] = ninv32_nb(np.int64(wr[k] >> _S32))
+                    znorm32_fill_nb(wr, n_in, rr, zr)
                     for k in range(n_in):
                         rr[k] = fexp_nb(sr * rr[k] - hsr2)
                     for k in range(n_in):
@@ -433,8 +432,7 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                 # pass 3 (vector): innovation, latent AR(1) (an entrant starts at its
                 # innovation), cost. Three small loops run faster than one fused loop here
                 # (shorter dependency chains, fewer live registers; benchmarks/README.md).
-                for j in range(nb):
-                    ee[j] = ninv32_nb(np.int64(w[j] >> _S32))
+                znorm32_fill_nb(w, nb, ee, zr)
                 for k in range(n_mv):  # a moved member's rank moves with its new persistence
                     j = mv[k]
                     rd = coh[cur[j], C_RHO]

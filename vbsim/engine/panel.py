@@ -106,8 +106,8 @@ def panel_draws(cohort: Cohort, *, n_members: int, years: int, seed: int, scenar
         act = occ != 0
         nw = occ == 2
         w = words(rng.LATENT)
-        e[:, t] = rng.ninv32_np(rng.hi32_np(w))
-        rn = np.exp(sr * rng.ninv32_np(rng.hi32_np(words(rng.RISK))) - 0.5 * sr * sr)
+        e[:, t] = rng.znorm32_np(w)
+        rn = np.exp(sr * rng.znorm32_np(words(rng.RISK)) - 0.5 * sr * sr)
         if t > 0:
             r = np.where(act & ~nw, r * ra, r)
             mraw = np.where(act & ~nw, mraw * ma, mraw)

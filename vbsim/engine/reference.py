@@ -6,14 +6,15 @@ kernel (:func:`vbsim.engine.kernel.simulate_chunk`), vectorised over the members
 with it to rounding (the test suite checks ~1e-9 relative); it is also the speed baseline.
 
 Per member slot ``i`` of cohort ``c`` in scenario ``s`` and year ``t`` (docs/engine.md), with
-``W = word(LATENT)`` (one 64-bit word per member-year), ``N_latent = ninv32(W >> 32)`` and
+``W = word(LATENT)`` (one 64-bit word per member-year), ``N_latent = znorm32(W)`` (a normal
+from the upper 32 bits of ``W`` by the ziggurat method, :mod:`vbsim.engine.rng`) and
 ``U = (W mod 2^32 + 1/2) 2^-32``:
 
 - slot ``i`` opens in the first year ``t`` with ``i < slots[c, t]`` (year 1: the starting
   members; later: joiners from net growth);
 - an entrant (an opening slot, or a refilled exit) draws ``z = N_latent`` and
-  ``r = exp(risk_sd N_risk - risk_sd^2 / 2)`` (``N_risk`` from the upper half of
-  ``word(RISK)``), death probability ``mraw = mortality r``; a staying member moves
+  ``r = exp(risk_sd N_risk - risk_sd^2 / 2)`` (``N_risk = znorm32(word(RISK))``), death
+  probability ``mraw = mortality r``; a staying member moves
   ``z <- rho z + sqrt(1 - rho^2) N_latent`` and ages: ``r <- r (1 + risk_ageing)``,
   ``mraw <- mraw (1 + mortality_ageing)``;
 - cost ``x = Q(z) r trend_index[s, t]`` with ``Q`` the cost model's quantile map;
@@ -159,8 +160,8 @@ def simulate_reference(seed, first, n_scen, years, slots, family, params, coh, z
                     new = occ == 2
                     stay = occ == 1
                     w = words(rng.LATENT)
-                    e = rng.ninv32_np(rng.hi32_np(w))
-                    rn = np.exp(sr * rng.ninv32_np(rng.hi32_np(words(rng.RISK))) - 0.5 * sr * sr)
+                    e = rng.znorm32_np(w)
+                    rn = np.exp(sr * rng.znorm32_np(words(rng.RISK)) - 0.5 * sr * sr)
                     if t > 0:
                         r = np.where(stay, r * ra, r)
                         mraw = np.where(stay, mraw * ma, mraw)
