@@ -360,16 +360,33 @@ def test_year_one_member_stop_loss_matches_quadrature_far_in_the_tail():
         assert float(m.stop_loss(d)) == pytest.approx(ref, rel=1e-4), d
 
 
-@pytest.mark.parametrize("n", [1, 500])
+@pytest.mark.parametrize("n", [1, 20, 500])
 def test_members_that_nearly_always_reach_the_cap(n):
     """Compound-Poisson members (10 claims a year of 30,000 on average) capped at 5,000: almost
     every member costs the cap, so S has a small sd but a long left tail. One member's
     distribution is wider than a window around the mean: its lattice is folded modulo N, the
-    window reaches down to one member at 0, and n members' rounded atoms (the cap is off the
-    lattice) have steps to spare above n x cap. Before, one member was cut at the window's
-    width (mean 6% off) and the atoms of 20 wrapped round."""
+    window reaches down below the Chernoff bound of the left tail (20 members: two at 0 at once
+    have probability ~5e-7, below mean - 12 sd; the variance was 2.8e-3 short, aliased), and n
+    members' rounded atoms (the cap is off the lattice) have steps to spare above n x cap.
+    Before, one member was cut at the window's width (mean 6% off) and the atoms of 20 wrapped
+    round."""
     cp = CompoundPoisson(rate=10.0, severity=Lognormal(mean=30_000.0, cv=2.0))
     d = _quiet([(n, cp)], cap=5_000.0)
     m1, m2 = cp.capped_moments(5_000.0)
     assert d.mean == pytest.approx(n * m1, rel=1e-7)
     assert d.var == pytest.approx(n * (m2 - m1 * m1), rel=1e-3)
+
+
+@pytest.mark.parametrize("n", [20, 200, 2000])
+def test_lower_edge_bounds_the_left_tail(n):
+    """Members costing 1,000 except with probability 1e-4 (then 0): S = 1,000 (n - K),
+    K ~ binomial(n, 1e-4). The window's lower edge a has P(S <= a) <= 1e-15 exactly, and is
+    not far below what that needs: two more members at 0 than a allows have probability
+    above 1e-15 x 1e-3."""
+    two = stats.rv_discrete(values=([0, 1], [1e-4, 1 - 1e-4]))
+    c = E.Cohort(n, two, scale=1000.0)
+    ly = E._Layer(c, None, "capped")
+    a = E._lower_edge([(c, ly)], [(ly.base_mean, ly.base_var + ly.base_mean**2)])
+    k_min = n - math.floor(a / 1000.0)  # S <= a exactly when K >= k_min
+    assert stats.binom.sf(k_min - 1, n, 1e-4) <= E.LOWER_TAIL_EPS
+    assert stats.binom.sf(k_min - 3, n, 1e-4) > 1e-3 * E.LOWER_TAIL_EPS

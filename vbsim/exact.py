@@ -802,6 +802,50 @@ def _members_on_lattice(live: list, h: float, n: int, reach: float
     return fs, (mean, var, (n_m - 1) * h)
 
 
+#: Mass of S allowed below the window (assumption: aliased there it would move the variance by
+#: ~1e-13 of itself across a 24-sd window; the Chernoff bound below is conservative).
+LOWER_TAIL_EPS = 1e-15
+
+
+def _lower_edge(live: list, mom: list, eps: float = LOWER_TAIL_EPS) -> float:
+    """A cost ``a`` with ``P(S <= a) <= eps``, from the Chernoff bound
+    ``P(S <= a) <= exp(t a) E[exp(-t S)]`` maximised over ``t > 0`` on a log grid:
+    ``a = max_t (log eps - K(-t)) / t`` with ``K(-t) = sum_c n_c log M_c(-t)`` (a Poisson
+    number of members: ``n_c (M_c(-t) - 1)``), ``M_c`` the member layer's Laplace transform.
+
+    ``M_c`` comes from the member discretised by rounding on 4,096 points up to its cap, or to
+    its mean + 20 sd, the mass beyond lumped at the last point: both are mean-preserving spreads
+    or moves to lower costs, which raise ``E[exp(-t Y)]`` (a convex, decreasing function), so
+    the ``a`` found is lower than the exact one (a wider window, never a narrower one).
+
+    Members that nearly always reach a cap have a small sd but a left tail of several members
+    at once far below the cap, which ``mean - 12 sd`` misses.
+    """
+    pts = 4096
+    sds, mats = [], []
+    for (c, ly), (m1, m2) in zip(live, mom, strict=True):
+        sd = math.sqrt(max(m2 - m1 * m1, 0.0))
+        ymax = ly.cap if (ly.cap is not None and ly.layer == "capped") else m1 + 20.0 * sd
+        if not ymax > 0:
+            continue
+        h0 = ymax / (pts - 1)
+        f = _discretise(lambda y, ly=ly, h0=h0: ly.rounding_values(y, h0, pts), h0, pts)
+        f = np.maximum(f, 0.0)  # round-off below 0: dropping it moves log M by < 1e-12
+        sds.append(sd)
+        mats.append((c, h0 * np.arange(pts), np.log(np.maximum(f, 1e-300)), f > 0, h0))
+    if not mats:
+        return 0.0
+    sd_s = math.sqrt(sum(c.n * sd * sd for (c, *_), sd in zip(mats, sds, strict=True)))
+    t = np.geomspace(1e-3 / max(sd_s, 1e-300), 100.0 / min(m[4] for m in mats), 400)
+    k = np.zeros(t.size)
+    for c, x, lf, pos, _ in mats:
+        e = lf[pos][None, :] - t[:, None] * x[pos][None, :]
+        mx = e.max(axis=1)
+        log_m = mx + np.log(np.exp(e - mx[:, None]).sum(axis=1))  # log E[exp(-t Y)]
+        k += c.n * (np.expm1(log_m) if c.count == "poisson" else log_m)
+    return float(np.max((math.log(eps) - k) / t))
+
+
 def aggregate(
     cohorts: Sequence[Any],
     *,
@@ -867,6 +911,10 @@ def aggregate(
     # cap that it nearly always reaches has a small sd but can still cost nothing)
     lo = max(0.0, mean_s - span_sd * sd_s - max((m for c, (m, _) in zip(cs, mom, strict=True)
                                                  if c.n > 0), default=0.0))
+    live = [(c, ly) for c, ly in zip(cs, layers, strict=True) if c.n > 0]
+    # and below the Chernoff bound of P(S <= lo): several members far below their mean at once
+    lo = max(0.0, min(lo, _lower_edge(live, [m for c, m in zip(cs, mom, strict=True)
+                                              if c.n > 0])))
     top = max((ly.top(mean_tol / 10, m) for ly, (m, _) in zip(layers, mom, strict=True)
                if ly.c.n > 0), default=0.0)
     if cap is not None and layer == "excess":
@@ -894,7 +942,6 @@ def aggregate(
         h = max(hi - lo, 1e-300) / (n - slack)
     else:
         h = check_real("h", h, 0, lo_open=True)
-    live = [(c, ly) for c, ly in zip(cs, layers, strict=True) if c.n > 0]
     # members reach their top, or further when the caller's h and n_grid give a wider window
     reach = max(top, lo + (n - slack) * h - mean_s - span_sd * sd_s)
     members, lat = _members_on_lattice(live, h, n, reach)
