@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from scipy import integrate, stats
+from scipy import stats
 
 from vbsim import metrics
 from vbsim._validate import VbsimInputError, check_choice, check_int, check_real
@@ -138,6 +138,27 @@ def _risk_nodes(scale: float, risk_sd: float) -> tuple[np.ndarray, np.ndarray]:
     return scale * np.exp(risk_sd * z - 0.5 * risk_sd**2), w / w.sum()
 
 
+def _gauss_legendre_geometric(f: Callable[[np.ndarray], np.ndarray], d: float,
+                              panels: int = 2**15, nodes: int = 8) -> float:
+    """``int_0^d f(t) dt`` for a vectorised ``f``: 8-point Gauss-Legendre on ``panels``
+    geometrically spaced panels from ``1e-12 d`` to ``d`` (each 0.08% wider than the last, so
+    every scale of a cost distribution gets the same resolution), plus ``[0, 1e-12 d]``.
+
+    One call of ``f`` on 262,144 points replaced scipy's adaptive ``quad`` (one call per point):
+    same values to 4e-10 on lognormal and Spliced layers with risk spreads, ~1e-7 on a
+    population member (whose own table, linear in log cost, limits both), 0.01-0.3 s instead of
+    0.04-5 s (a member with ageing: 800 nodes).
+
+    >>> round(_gauss_legendre_geometric(lambda t: t * np.exp(-t), 50.0), 12)  # 1 - 51 e^-50
+    1.0
+    """
+    x, w = np.polynomial.legendre.leggauss(nodes)
+    edges = np.concatenate([[0.0], np.geomspace(1e-12 * d, d, panels)])
+    mid, half = (edges[1:] + edges[:-1]) / 2, (edges[1:] - edges[:-1]) / 2
+    t = (mid[:, None] + half[:, None] * x[None, :]).ravel()
+    return float((np.asarray(f(t), float).reshape(-1, nodes) @ w) @ half)
+
+
 class _Layer:
     """One cohort's member layer in dollars: lev, exact mean and second moment.
 
@@ -219,7 +240,7 @@ class _Layer:
         """E[min(Y, d)] from the model's own lev (quadrature of the survival function for scipy)."""
         if hasattr(self.c.model, "lev"):
             return float(self._mix(self._exact_lev_x, np.array([d]))[0])
-        return integrate.quad(self._sf, 0, d, limit=400, epsrel=1e-12)[0]
+        return _gauss_legendre_geometric(self._sf, d)
 
     def _sf(self, y: Any) -> Any:
         """P(Y > y), vectorised over y."""
@@ -253,17 +274,10 @@ class _Layer:
             return 2 * float(np.sum((g[1:] + g[:-1]) / 2) * (t[1] - t[0]))
 
         if getattr(self.c.model, "stepped", False):
-            # a cdf with steps (compound Poisson on its grid): adaptive quadrature stalls on them
+            # a cdf with steps (compound Poisson on its grid): uniform cells, like its grid
             m2c = trapezoid(2**16)
         else:
-            opts = {"limit": 200, "epsrel": 1e-8, "epsabs": 0.0, "full_output": 1}
-            res = integrate.quad(lambda t: t * float(self._sf(t)), 0, d, **opts)
-            m2c = 2 * res[0]
-            # quad returns a message instead of warning (e.g. "roundoff error detected"): its
-            # value stands when its own error estimate is below 1e-6 of it (assumption: 1,000x
-            # under the variance tolerance), else the trapezoid on 2^18 cells
-            if len(res) > 3 and not res[1] <= 1e-6 * abs(res[0]):
-                m2c = trapezoid(2**18)
+            m2c = 2 * _gauss_legendre_geometric(lambda t: t * self._sf(t), d)
         if self.layer == "capped":
             return lev_d, m2c
         # (Y-d)+^2 = Y^2 - min(Y,d)^2 - 2 d (Y-d)+ : no quadrature over the far tail
