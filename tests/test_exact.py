@@ -390,3 +390,25 @@ def test_lower_edge_bounds_the_left_tail(n):
     k_min = n - math.floor(a / 1000.0)  # S <= a exactly when K >= k_min
     assert stats.binom.sf(k_min - 1, n, 1e-4) <= E.LOWER_TAIL_EPS
     assert stats.binom.sf(k_min - 3, n, 1e-4) > 1e-3 * E.LOWER_TAIL_EPS
+
+
+def test_self_check_names_the_main_cause_of_a_variance_error():
+    """The members' own lattice carries most of the variance error and the FFT adds a little:
+    the warning names the members' cause (a coarse step when too high, a heavy tail when too
+    low) with both parts, not aliasing; an error the members do not carry is aliasing."""
+    x = np.arange(5.0)
+    pmf = np.array([0.1, 0.2, 0.4, 0.2, 0.1])
+    m = float(pmf @ x)
+    v = float(pmf @ (x - m) ** 2)
+
+    def check(exact_var, lattice_var):
+        d = E.ExactDistribution(0.0, 1.0, pmf, exact_mean=m, exact_var=exact_var,
+                                top_is_bound=True, lattice_moments=(m, lattice_var, 4.0))
+        assert not d.ok
+        return d.validation.splitlines()[-2]
+
+    ev = v / 1.0223  # numerical variance 2.23% high
+    assert "step is coarse" in check(ev, ev * 1.0248) and "adds -2.5e-03" in check(ev, ev * 1.0248)
+    assert "aliasing" in check(ev, ev * 1.0001)
+    ev = v / 0.98  # 2% low, 1.5% of it in the members
+    assert "heavy tail" in check(ev, ev * 0.985)

@@ -436,8 +436,20 @@ class ExactDistribution:
                              "narrow (aliasing) or a member tail is cut; raise n_grid or span_sd")
         if math.isfinite(dv) and abs(dv) > var_tol:
             ok = False
+            # the members' own lattice distributions carry most of the error: name that cause
+            # (what the FFT adds on top, round-off or aliasing, is reported beside it)
+            mostly_members = abs(dvl) > var_tol / 2 and abs(dvl) >= abs(dv - dvl)
             if math.isnan(dvl):
                 lines.append("WARNING: variance off: the grid is too coarse; raise n_grid")
+            elif mostly_members and abs(dvl - dv) > var_tol / 2:
+                cause = ("the step is coarse (rounding adds ~h^2/6 to each member's variance); "
+                         "raise n_grid" if dvl > 0 else
+                         f"member costs above {top:.6g} (the lattice's top) are moved down to it "
+                         "(a heavy tail); widen the window at the same step: "
+                         f"h={self.h:.6g}, n_grid={2 * len(self.pmf)}")
+                lines.append(f"WARNING: variance off by {dv:.1e}, of which {dvl:.1e} is already "
+                             f"in the discretised members: {cause}. The FFT adds {dv - dvl:.1e} "
+                             "(aliasing or round-off; span_sd widens the window)")
             elif abs(dvl - dv) <= var_tol / 2 and dvl < 0:
                 lines.append(
                     f"WARNING: variance short by {-dvl:.1e}: member costs above {top:.6g} (the "
