@@ -842,7 +842,9 @@ def _lower_edge(live: list, mom: list, eps: float = LOWER_TAIL_EPS) -> float:
     ``M_c`` comes from the member discretised by rounding on 4,096 points up to its cap, or to
     its mean + 20 sd, the mass beyond lumped at the last point: both are mean-preserving spreads
     or moves to lower costs, which raise ``E[exp(-t Y)]`` (a convex, decreasing function), so
-    the ``a`` found is lower than the exact one (a wider window, never a narrower one).
+    the ``a`` found is lower than the exact one (a wider window, never a narrower one). The
+    4,096 points, the 20 sd and the grid of ``t`` (400 points from ``1e-3 / sd(S)`` to 100 lattice
+    steps^-1) are assumptions: other choices move ``a`` but keep it a bound.
 
     Members that nearly always reach a cap have a small sd but a left tail of several members
     at once far below the cap, which ``mean - 12 sd`` misses.
