@@ -34,6 +34,7 @@ import xarray as xr
 from scipy import stats
 
 from vbsim import metrics
+from vbsim._member_mix import CDF, LEV, PI, member_mix
 from vbsim._validate import VbsimInputError, check_choice, check_int, check_real
 from vbsim.costs import CostModel, Lognormal, rounded_pmf
 from vbsim.lattice import lattice_lev, rounding
@@ -583,83 +584,20 @@ class YearOneMember:
         self._ytab: tuple[np.ndarray, np.ndarray, np.ndarray, float] | None = None
         self._ptab: tuple[np.ndarray, np.ndarray] | None = None
         self._mean_tab = mean_with(mt)  # E[Y] as the tables see it (compound: its grid's mean)
+        # the tables as the compiled node sums read them (vbsim._member_mix), and the model's
+        # own premium beyond hi in log-log, 2^13 points up to 10^40 hi (assumption: relative
+        # error ~1e-5 of premiums below 1e-13 of the mean, as for _pi_table's extension)
+        self._mix_tab = np.ascontiguousarray(np.stack(
+            [self._lx, self._lev, self._sf, self._lpi, self._g, self._h, self._k]))
+        lxf = math.log(hi) + np.linspace(0.0, 40 * math.log(10), 2**13 + 1)
+        pf = (np.asarray(self._sl_native(np.exp(lxf)), float) if self._sl_native is not None
+              else np.zeros(lxf.size))
+        self._far = np.ascontiguousarray(np.stack([lxf, np.log(np.maximum(pf, 1e-300))]))
 
     @staticmethod
     def _tail_integral(f: np.ndarray, dl: float) -> np.ndarray:
         seg = 0.5 * (f[1:] + f[:-1]) * dl
         return np.concatenate([np.cumsum(seg[::-1])[::-1], [0.0]])
-
-    # The helpers take v and its log lv (lv = log d - log a: the logs of the arguments are
-    # taken once per call, not once per node; np.interp holds the end values outside the table)
-    def _levx(self, v: np.ndarray, lv: np.ndarray) -> np.ndarray:
-        inside = np.interp(lv, self._lx, self._lev)
-        return np.where(v <= self._lo, self._s0 * np.maximum(v, 0.0),
-                        np.where(v >= self._hi, self._mx, inside))
-
-    def _pix(self, v: np.ndarray, lv: np.ndarray) -> np.ndarray:
-        """E[(X - v)+]: log-log interpolation on the table (a tail's premium is near a power or
-        a lognormal there), the model's closed form beyond it (0 without one)."""
-        inside = np.exp(np.interp(lv, self._lx, self._lpi))
-        out = np.where(v <= self._lo, self._mx - self._s0 * np.maximum(v, 0.0),
-                       np.where(v >= self._hi, 0.0, inside))
-        far = v >= self._hi
-        if self._sl_native is not None and far.any():
-            out[far] = np.asarray(self._sl_native(v[far]), float)
-        return out
-
-    def _pi_churn(self, b: float, d: np.ndarray, v: np.ndarray, lv: np.ndarray) -> np.ndarray:
-        """E[(b U X - d)+] = b int_0^1 u pi(d / (b u)) du = (d^2 / b) int_{d/b}^inf pi(s) / s^3 ds
-        (v = d / b)."""
-        k = np.exp(np.interp(lv, self._lx, np.log(np.maximum(self._k, 1e-300))))
-        with np.errstate(over="ignore", invalid="ignore"):  # d = 0: the where takes the mean
-            iv = 1.0 / np.maximum(v, 1e-300)
-            below = (0.5 * self._mx * (iv * iv - 1.0 / self._lo**2)
-                     - self._s0 * (iv - 1.0 / self._lo) + self._k[0])
-            k = np.where(v < self._lo, below, np.where(v >= self._hi, 0.0, k))
-            far = v >= self._hi
-            if self._sl_native is not None and far.any():
-                # beyond the table: pi(s) ~ pi(v) (s/v)^-beta, beta its log-log slope at the
-                # table's end, so int_v^inf pi(s)/s^3 ds = pi(v) / ((2 + beta) v^2)
-                beta = max(-(self._lpi[-1] - self._lpi[-2]) / (self._lx[-1] - self._lx[-2]),
-                           0.0)
-                vf = v[far]
-                k[far] = np.asarray(self._sl_native(vf), float) / ((2.0 + beta) * vf * vf)
-            return np.where(d <= 0, self._mx * b / 2.0 - d, d * d / b * k)
-
-    def _cdfx(self, v: np.ndarray, lv: np.ndarray) -> np.ndarray:
-        inside = 1.0 - np.interp(lv, self._lx, self._sf)
-        return np.where(v < 0.0, 0.0, np.where(v <= self._lo, 1.0 - self._s0,
-                                               np.where(v >= self._hi, 1.0, inside)))
-
-    def _lev_churn(self, b: float, d: np.ndarray, v: np.ndarray, lv: np.ndarray) -> np.ndarray:
-        """E[min(b U X, d)] = (d^2 / b) int_{d/b}^inf lev(s) / s^3 ds (v = d / b)."""
-        g = np.interp(lv, self._lx, self._g)
-        below = self._s0 * (1.0 / np.maximum(v, 1e-300) - 1.0 / self._lo) + self._g[0]
-        g = np.where(v < self._lo, below, g)
-        out = d * d / b * g
-        return np.where(v >= self._hi, self._mx * b / 2.0, np.where(d <= 0, 0.0, out))
-
-    def _cdf_churn(self, y: np.ndarray, v: np.ndarray, lv: np.ndarray) -> np.ndarray:
-        """P(b U X <= y) = 1 - (y / b) int_{y/b}^inf S(s) / s^2 ds (v = y / b)."""
-        hv = np.interp(lv, self._lx, self._h)
-        below = self._s0 * (1.0 / np.maximum(v, 1e-300) - 1.0 / self._lo) + self._h[0]
-        hv = np.where(v < self._lo, below, hv)
-        return np.where(y < 0, 0.0, np.where(v >= self._hi, 1.0, 1.0 - v * hv))
-
-    def _nodes(self, y: np.ndarray):
-        """Per node: weight, risk score, death probability, staying probability, and the
-        argument pairs (v, log v) for the member's own cost and for the decedent's above the
-        end-of-life amount."""
-        pos = np.maximum(y, 0.0)
-        ly = np.log(np.maximum(pos, 1e-300))
-        ye = np.maximum(y - self.eol, 0.0)
-        lye = np.log(np.maximum(ye, 1e-300))
-        for a, w, m, st in zip(self.a, self.w, self.m, self.stay, strict=True):
-            la = math.log(a)
-            own = (pos / a, ly - la)
-            b = a * self.uplift
-            dead = (ye / b, lye - math.log(b)) if m > 0 and b > 0 else None
-            yield w, a, m, st, own, dead
 
     def _table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         """lev and cdf of the member Y itself on MEMBER_GRID log-spaced points (built once):
@@ -715,21 +653,17 @@ class YearOneMember:
             out[far] = np.exp(lp[-1] + slope * (ld[far] - ly[-1]))
         return out.reshape(d0.shape)[()]
 
+    def _mix(self, what: int, y: np.ndarray) -> np.ndarray:
+        """Sum over the nodes of lev, cdf or premium at ``y`` (vbsim._member_mix)."""
+        y = np.ascontiguousarray(np.asarray(y, float).ravel())
+        out = member_mix(what, y, self.a, self.w, self.m, self.stay, float(self.churn),
+                         float(self.uplift), float(self.eol), self._mix_tab, self._lo, self._hi,
+                         self._mx, self._s0, self._far, self._sl_native is not None)
+        return out
+
     def _pi_mix(self, d: np.ndarray) -> np.ndarray:
         """E[(Y - d)+] summed over the nodes (d > 0)."""
-        d = np.asarray(d, float)
-        out = np.zeros(d.shape)
-        e, mx = self.eol, self._mx
-        for w, a, m, st, own, dead in self._nodes(d):
-            part = st * a * self._pix(*own)
-            if m > 0:
-                b = a * self.uplift
-                part = part + m * (np.maximum(e - d, 0.0) if b == 0.0 else
-                                   np.where(d > e, b * self._pix(*dead), b * mx + e - d))
-            if self.churn > 0:
-                part = part + self.churn * self._pi_churn(a, d, *own)
-            out = out + w * part
-        return out
+        return self._mix(PI, d)
 
     def lev(self, d: Any) -> Any:
         """E[min(Y, d)], vectorised over d >= 0 (linear in log d between the table's points;
@@ -752,35 +686,11 @@ class YearOneMember:
 
     def _lev_mix(self, d: np.ndarray) -> np.ndarray:
         """E[min(Y, d)] summed over the nodes."""
-        d = np.asarray(d, float)
-        out = np.zeros(d.shape)
-        e = self.eol
-        for w, a, m, st, own, dead in self._nodes(d):
-            part = st * a * self._levx(*own)
-            if m > 0:
-                b = a * self.uplift
-                part = part + m * (np.minimum(d, e) if b == 0.0 else
-                                   np.where(d > e, e + b * self._levx(*dead), d))
-            if self.churn > 0:
-                part = part + self.churn * self._lev_churn(a, d, *own)
-            out = out + w * part
-        return out
+        return self._mix(LEV, d)
 
     def _cdf_mix(self, y: np.ndarray) -> np.ndarray:
         """P(Y <= y) summed over the nodes."""
-        y = np.asarray(y, float)
-        out = np.zeros(y.shape)
-        e = self.eol
-        for w, a, m, st, own, dead in self._nodes(y):
-            part = st * self._cdfx(*own)
-            if m > 0:
-                b = a * self.uplift
-                part = part + m * ((y >= e).astype(float) if b == 0.0 else
-                                   np.where(y >= e, self._cdfx(*dead), 0.0))
-            if self.churn > 0:
-                part = part + self.churn * self._cdf_churn(y, *own)
-            out = out + w * part
-        return out
+        return self._mix(CDF, y)
 
 
 def _as_cohort(c: Any) -> Cohort:
