@@ -147,9 +147,13 @@ def test_function_arguments_broken_in_turn_give_named_errors():
     from vbsim import metrics, presets
     from vbsim.negotiate import breakeven
 
-    pop = vbsim.Population([Cohort("a", 50, costs.Lognormal(mean=1e4, cv=1.5))])
-    paths = vbsim.simulate(pop, n_scenarios=20, years=1, seed=1, thresholds=[5e4])
+    # 500 members x 100 scenarios: enough that E's sharing rate has a break-even with ENHANCED
+    # in [0, 1] (checked below), so an error can only come from the broken argument (with 50
+    # members x 20 scenarios, whether one exists depended on the draws)
+    pop = vbsim.Population([Cohort("a", 500, costs.Lognormal(mean=1e4, cv=1.5))])
+    paths = vbsim.simulate(pop, n_scenarios=100, years=1, seed=1, thresholds=[5e4])
     cs = {"e": presets.mssp("E", msr=0.02), "enh": presets.mssp("ENHANCED", msr=0.02)}
+    assert 0.0 < breakeven(paths, cs["e"], cs["enh"], "sharing.rate").value < 1.0
     st = vbsim.evaluate(paths, cs)
     calls = [
         (vbsim.simulate, (pop,), dict(n_scenarios=4, years=1, seed=1, thresholds=[5e4],

@@ -269,6 +269,8 @@ def breakeven(
     name_b, b = _resolve(result, offer, "offer")
     name_a, a = _resolve(result, reference, "reference")
     pname, set_value = setter(parameter)
+    if risk_aversion is not None:  # checked even when the measure does not use it
+        risk_aversion = check_real("risk_aversion", risk_aversion, 0.0, math.inf, lo_open=True)
     stat = measure_stat(measure, risk_aversion)
     if bracket is None:
         bracket = _default_bracket(pname, b.params().get(pname) if isinstance(parameter, str)
