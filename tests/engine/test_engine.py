@@ -206,11 +206,15 @@ def test_attrs_carry_inputs_as_json():
     Spliced(mean=9_000, cv=1.5, zero_share=0.0, tail_share=0.1, tail_shape=0.0),
 ], ids=["zeros+gpd", "exp-tail"])
 def test_spliced_member_matches_closed_form(model):
+    """Mean and stop-loss premiums at four attachment points, both years, within 4 SE: ten
+    checks per model on sums of a heavy (GPD) tail, whose sample means are skewed, so 3 SE
+    would give a false alarm in several percent of seeds (the mean's z-score over seeds 60-99:
+    mean -0.03, sd 0.92, one at -3.0)."""
     d = [0.5, 8_000.0, 40_000.0, 120_000.0]
     pop = Population([_static("x", 200, model, persistence=0.5)])
     p = simulate(pop, FLAT, n_scenarios=1_000, years=2, seed=77, thresholds=d)
     for year in (1, 2):
-        _se_check(p["cost"].sel(year=year, cohort="x").values, 200, model.mean)
+        _se_check(p["cost"].sel(year=year, cohort="x").values, 200, model.mean, n_se=4.0)
         for k, dk in enumerate(d):
             ex = p["excess"].sel(year=year, cohort="x").values[:, k]
-            _se_check(ex, 200, float(model.stop_loss(dk)))
+            _se_check(ex, 200, float(model.stop_loss(dk)), n_se=4.0)

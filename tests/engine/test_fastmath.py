@@ -43,19 +43,19 @@ def _fexp_all(y, out):
 
 
 def test_ziggurat_tables_cover_the_normal_density():
-    """Each of the 256 layers has area V (the base layer with the tail beyond R), the top one
+    """Each of the N layers has area V (the base layer with the tail beyond R), the top one
     included, so the recursion from R closes at x = 0; they cover exp(-x^2/2) on [0, inf)
-    (area sqrt(pi / 2)) with 0.67% to spare, the wedges' rejected part (Marsaglia & Tsang
-    2000: 99.33% efficiency)."""
-    m = 2.0**23
+    (area sqrt(pi / 2)) with the wedges' rejected part to spare: 0.19% for 1,024 layers."""
+    n, m = rng.ZIG_N, 2.0 ** (31 - rng.ZIG_BITS)
     k, w, f = rng.ZIG_KW[0::2], rng.ZIG_KW[1::2], rng.ZIG_F
+    assert k.size == n and f.size == n
     x = w * m  # right edges x_i; x_0 is the base layer's virtual width V / f(R)
     areas = x[1:] * (np.concatenate([[1.0], f[1:-1]]) - f[1:])
     assert np.allclose(areas, rng.ZIG_V, rtol=1e-9, atol=0)
     tail = math.sqrt(2 * math.pi) * special.ndtr(-rng.ZIG_R)
-    assert abs(rng.ZIG_R * f[255] + tail - rng.ZIG_V) < 1e-9 * rng.ZIG_V
-    assert abs(math.sqrt(math.pi / 2) / (256 * rng.ZIG_V) - 0.9933) < 5e-5
-    # the fast path accepts u < K_i exactly when u W_i < x_(i-1) (to the 23-bit grid)
+    assert abs(rng.ZIG_R * f[n - 1] + tail - rng.ZIG_V) < 1e-9 * rng.ZIG_V
+    assert 0.998 < math.sqrt(math.pi / 2) / (n * rng.ZIG_V) < 1.0
+    # the fast path accepts u < K_i exactly when u W_i < x_(i-1) (to the magnitude grid)
     assert np.all(np.abs(k[2:] / m - x[1:-1] / x[2:]) <= 1 / m)
     assert k[1] == 0 and abs(k[0] / m - rng.ZIG_R / x[0]) <= 1 / m
 
@@ -63,12 +63,12 @@ def test_ziggurat_tables_cover_the_normal_density():
 def _crafted_words() -> np.ndarray:
     """Words whose upper halves hit every layer at magnitudes around its bound K_i (so every
     wedge and the tail take the fix-up), both signs, plus random words."""
-    h = []
-    for i in range(256):
+    h, b, top = [], rng.ZIG_BITS, 2 ** (31 - rng.ZIG_BITS) - 1
+    for i in range(rng.ZIG_N):
         kb = int(rng.ZIG_KW[2 * i])
-        for u in {0, max(kb - 1, 0), kb, min(kb + 1, 2**23 - 1), 2**23 - 1}:
+        for u in {0, max(kb - 1, 0), kb, min(kb + 1, top), top}:
             for sign in (0, 1):
-                h.append((u << 9) | (sign << 8) | i)
+                h.append((u << (b + 1)) | (sign << b) | i)
     h = np.array(h, dtype=np.uint64)
     lo = np.random.default_rng(7).integers(0, 2**32, h.size, dtype=np.uint64)
     rand = rng.words_np(rng.key_int(5, 0, 1, 0, rng.LATENT), np.arange(300_000))
@@ -85,15 +85,17 @@ def test_znorm32_twins_agree_bit_for_bit():
     assert np.array_equal(a, b) and np.array_equal(a, rng.znorm32_np(w))
     assert np.isfinite(a).all()
     # the crafted words reach the fix-up in every layer, the tail included
-    assert flag[:256 * 10].sum() > 256 * 4 and np.abs(a[:2560]).max() > rng.ZIG_R
+    n = 10 * rng.ZIG_N
+    assert flag[:n].sum() > 4 * rng.ZIG_N and np.abs(a[:n]).max() > rng.ZIG_R
 
 
 @pytest.mark.slow
 def test_znorm32_is_standard_normal():
-    """20 million engine normals against the exact normal: binned chi-square (240 bins of
+    """50 million engine normals against the exact normal: binned chi-square (240 bins of
     0.05 on [-6, 6]); the tail beyond R, which only the fix-up produces: its probability and
-    its mean excess E[|Z| - R | |Z| > R] = phi(R) / Phi(-R) - R, each within 4 SE."""
-    n, lo, hi, nb = 20_000_000, -6.0, 6.0, 240
+    its mean excess E[|Z| - R | |Z| > R] = phi(R) / Phi(-R) - R, each within 4 SE (an
+    exponential tail without the acceptance test would be ~7 SE off)."""
+    n, lo, hi, nb = 50_000_000, -6.0, 6.0, 240
     counts, tail = np.zeros(nb), np.zeros(3)
     _znorm_hist(np.uint64(rng.key_int(20261123, 0, 1, 0, rng.LATENT)), n, lo, hi, counts, tail)
     edges = np.linspace(lo, hi, nb + 1)
@@ -102,7 +104,7 @@ def test_znorm32_is_standard_normal():
     e = np.diff(cdf) * n
     chi2 = float(((counts - e) ** 2 / e).sum())
     assert stats.chi2.sf(chi2, nb - 1) > 1e-4, chi2
-    # P(|z| > 3.65): the bins beyond +-3.65 (edges at multiples of 0.05)
+    # P(|z| > 3.65), from the bins beyond +-3.65 (edges at multiples of 0.05)
     out = (edges[1:] <= -3.65) | (edges[:-1] >= 3.65)
     p = 2 * special.ndtr(-3.65)
     assert abs(counts[out].sum() / n - p) < 4 * math.sqrt(p * (1 - p) / n)

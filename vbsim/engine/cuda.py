@@ -81,7 +81,11 @@ _NTAB = float(rng.NTAB)  # the 53-bit inverse normal's cubic Hermite table (rng.
 _TWO32 = rng.TWO32
 _ZIG_R = rng.ZIG_R
 _ZIG_IR = 1.0 / rng.ZIG_R
-#: the ziggurat's tables in one device array: K_i, W_i interleaved (512), then F_i (256)
+_ZIG_MASK = rng.ZIG_N - 1
+_ZIG_SIGN = rng.ZIG_BITS
+_ZIG_UP = rng.ZIG_BITS + 1
+_ZIG_F0 = 2 * rng.ZIG_N  # where F_i starts in _ZIG
+#: the ziggurat's tables in one device array: K_i, W_i interleaved (2 N), then F_i (N)
 _ZIG = np.ascontiguousarray(np.concatenate([rng.ZIG_KW, rng.ZIG_F]))
 _LO32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
@@ -168,10 +172,10 @@ def _kernels(nt: int) -> tuple[Any, Any]:
     @dev
     def zig_core(h, zig):
         """Twin of :func:`vbsim.engine.rng.zig_core_nb`."""
-        i = h & 255
-        u = float(h >> 9)
+        i = h & _ZIG_MASK
+        u = float(h >> _ZIG_UP)
         x = u * zig[2 * i + 1]
-        return (-x if (h >> 8) & 1 else x), u >= zig[2 * i]
+        return (-x if (h >> _ZIG_SIGN) & 1 else x), u >= zig[2 * i]
 
     @dev
     def znorm32(w, zig):
@@ -182,8 +186,8 @@ def _kernels(nt: int) -> tuple[Any, Any]:
         while rej:
             k += _ONE
             d = mix(w + k * _G)
-            i = h & 255
-            neg = (h >> 8) & 1
+            i = h & _ZIG_MASK
+            neg = (h >> _ZIG_SIGN) & 1
             if i == 0:  # the tail beyond R
                 xt = -math.log((float(np.int64(d >> _S32)) + 0.5) * _TWO32) * _ZIG_IR
                 y = -math.log((float(np.int64(d & _LO32)) + 0.5) * _TWO32)
@@ -191,9 +195,10 @@ def _kernels(nt: int) -> tuple[Any, Any]:
                     x = -(_ZIG_R + xt) if neg else _ZIG_R + xt
                     rej = False
             else:
-                x0 = float(h >> 9) * zig[2 * i + 1]
+                x0 = float(h >> _ZIG_UP) * zig[2 * i + 1]
                 u = (float(np.int64(d & _LO32)) + 0.5) * _TWO32
-                if zig[512 + i] + u * (zig[511 + i] - zig[512 + i]) < math.exp(-0.5 * x0 * x0):
+                fi, fp = zig[_ZIG_F0 + i], zig[_ZIG_F0 + i - 1]
+                if fi + u * (fp - fi) < math.exp(-0.5 * x0 * x0):
                     x = -x0 if neg else x0
                     rej = False
                 else:

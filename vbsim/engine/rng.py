@@ -257,42 +257,58 @@ def sf_nb(z: float) -> float:
 # The member draws of the engine (latent innovation, risk score) take a normal from the upper 32
 # bits ``h`` of the member's 64-bit word ``W``, so one word serves two draws (the lower 32 bits give
 # the exit uniform). The normal is drawn by the ziggurat method (Marsaglia & Tsang, "The ziggurat
-# method for generating random variables", J. Stat. Software 5(8), 2000; their 256-layer constants),
-# with separate bits for each part of the draw: layer ``i = h & 255``, sign ``(h >> 8) & 1``,
-# magnitude ``u = h >> 9`` (23 bits). ``x = u W_i`` is accepted when ``u < K_i`` (the point lies
-# under the curve for sure): 98.5% of draws (measured), one table row and one multiply, branch-free,
-# so the engine's loops vectorise. The rest (the wedges and the tail beyond ``R``) follow Marsaglia
-# & Tsang's exact fix-up, drawing what they need from the words ``mix(W + k G)``, ``k = 1, 2, ...``
-# (``hi``/``lo``: their upper/lower 32 bits): in a layer ``i >= 1``, accept ``x`` if ``F_i + U
-# (F_(i-1) - F_i) < exp(-x^2 / 2)`` with ``U`` from ``lo``, else start again from ``h = hi``; in the
-# base layer past ``R``, Marsaglia's tail method (``x = -log U1 / R``, ``y = -log U2``, accept when
-# ``2 y >= x^2``; ``U1, U2`` from ``hi, lo``) gives ``R + x``. The result is an exact standard
-# normal up to the 23-bit magnitude grid (no truncation: the tail is sampled to its end). It
-# replaced a tabulated inverse cdf (four table loads per draw, 2.8x slower on the team's CPU;
-# benchmarks/README.md): no caller needs the normal to be a monotone function of ``h``.
-ZIG_R = 3.6541528853610088  # right edge of the top layer (Marsaglia & Tsang 2000, 256 layers)
-ZIG_V = 4.92867323399e-3  # area of each layer, the base layer with the tail included (ibid.)
-_ZIG_M = 2.0**23  # magnitude scale: u in [0, 2^23)
+# method for generating random variables", J. Stat. Software 5(8), 2000) with 2^ZIG_BITS = 1,024
+# layers and separate bits for each part of the draw: layer ``i = h & 1023``, sign ``(h >> 10) &
+# 1``, magnitude ``u = h >> 11`` (21 bits). ``x = u W_i`` is accepted when ``u < K_i`` (the point
+# lies under the curve for sure): 99.57% of draws (measured), one table row and one multiply,
+# branch-free, so the engine's loops vectorise. The rest (the wedges and the tail beyond ``R``)
+# follow Marsaglia & Tsang's exact fix-up, drawing what they need from the words ``mix(W + k G)``,
+# ``k = 1, 2, ...`` (``hi``/``lo``: their upper/lower 32 bits): in a layer ``i >= 1``, accept ``x``
+# if ``F_i + U (F_(i-1) - F_i) < exp(-x^2 / 2)`` with ``U`` from ``lo``, else start again from ``h =
+# hi``; in the base layer past ``R``, Marsaglia's tail method (``x = -log U1 / R``, ``y = -log U2``,
+# accept when ``2 y >= x^2``; ``U1, U2`` from ``hi, lo``) gives ``R + x``. The result is an exact
+# standard normal up to the 21-bit magnitude grid (no truncation: the tail is sampled to its end).
+# It replaced a tabulated inverse cdf (four table loads per draw, 2.8x slower on the team's CPU;
+# benchmarks/README.md): no caller needs the normal to be a monotone function of ``h``. 1,024 layers
+# rather than Marsaglia & Tsang's 256: the fix-up, a scalar pass with mispredicted branches, runs
+# for 0.43% of draws instead of 1.5% (1-3% faster end to end, A/B in benchmarks/README.md); the
+# table (16 KiB) still sits in the L1 cache.
+ZIG_BITS = 10  # 2^10 layers
+ZIG_N = 1 << ZIG_BITS
+# R (the top layer's right edge) and V (each layer's area, the base layer's with the tail beyond
+# R): R solved so that the recursion x_i = f^-1(V / x_(i+1) + f(x_(i+1))) from x_(N-1) = R gives
+# the top layer [0, x_1] x [f(x_1), 1] the area V too, V = R f(R) + int_R^inf f. The same solve
+# gives Marsaglia & Tsang's published 128- and 256-layer constants (3.442619855899,
+# 3.6541528853610088); tests/engine/test_fastmath.py checks every layer's area.
+ZIG_R = 4.038849846109506
+ZIG_V = 0.0012263246463530809
+_ZIG_MB = 31 - ZIG_BITS  # magnitude bits (32 - layer bits - 1 sign bit)
+_ZIG_M = float(1 << _ZIG_MB)  # magnitude scale: u in [0, 2^21)
+_ZIG_MASK = ZIG_N - 1
+_ZIG_SIGN = ZIG_BITS  # bit of the sign
+_ZIG_UP = ZIG_BITS + 1  # first bit of the magnitude
 TWO32 = 2.0**-32
 
 
 def _zig_tables() -> tuple[np.ndarray, np.ndarray]:
     """``(KW, F)``: ``KW`` interleaves per layer the acceptance bound ``K_i`` (an integer, as
-    a float) and the width ``W_i = x_i / 2^23``; ``F_i = exp(-x_i^2 / 2)``. ``x_255 = R``,
+    a float) and the width ``W_i = x_i / 2^21``; ``F_i = exp(-x_i^2 / 2)``. ``x_(N-1) = R``,
     ``x_i`` from ``ZIG_V = x_(i+1) (f(x_i) - f(x_(i+1)))``; the base layer has the virtual
-    width ``q = V / f(R)``; ``K_1 = 0`` (the top layer is all wedge)."""
+    width ``q = V / f(R)``; ``K_1 = 0`` (the top layer is all wedge); ``u`` and ``K_i`` count
+    steps of ``x_i / 2^21``."""
     f = lambda x: math.exp(-0.5 * x * x)  # noqa: E731
-    k, w, fv = np.zeros(256), np.zeros(256), np.zeros(256)
+    n = ZIG_N
+    k, w, fv = np.zeros(n), np.zeros(n), np.zeros(n)
     q = ZIG_V / f(ZIG_R)
     k[0], w[0], fv[0] = math.floor(ZIG_R / q * _ZIG_M), q / _ZIG_M, 1.0
-    w[255], fv[255] = ZIG_R / _ZIG_M, f(ZIG_R)
+    w[n - 1], fv[n - 1] = ZIG_R / _ZIG_M, f(ZIG_R)
     dn = tn = ZIG_R
-    for i in range(254, 0, -1):
+    for i in range(n - 2, 0, -1):
         dn = math.sqrt(-2.0 * math.log(ZIG_V / dn + f(dn)))
         k[i + 1] = math.floor(dn / tn * _ZIG_M)
         tn = dn
         w[i], fv[i] = dn / _ZIG_M, f(dn)
-    kw = np.empty(512)
+    kw = np.empty(2 * n)
     kw[0::2], kw[1::2] = k, w
     return kw, fv
 
@@ -326,31 +342,31 @@ def bits_f64(typingctx, x):  # noqa: ARG001 - numba intrinsic signature
 def zig_core_nb(h: np.int64) -> tuple[float, bool]:
     """The ziggurat's fast path for a 32-bit ``h``: ``(x, rejected)``; ``x`` is the normal
     when ``rejected`` is False (branch-free: vectorises)."""
-    i = h & 255
-    u = bits_f64((h >> 9) | _ZIG_MAGIC) - _TWO52  # exact float of the 23-bit magnitude
+    i = h & _ZIG_MASK
+    u = bits_f64((h >> _ZIG_UP) | _ZIG_MAGIC) - _TWO52  # exact float of the magnitude
     x = u * ZIG_KW[2 * i + 1]
-    return (-x if (h >> 8) & 1 else x), u >= ZIG_KW[2 * i]
+    return (-x if (h >> _ZIG_SIGN) & 1 else x), u >= ZIG_KW[2 * i]
 
 
 @njit(cache=True)
 def znorm32_nb(h: np.int64, w: np.uint64) -> float:
     """Standard normal from ``h`` (the upper 32 bits of the word ``w``), the ziggurat's
-    fix-up included (scalar; the engine calls it for the ~1.5% of draws the fast path
+    fix-up included (scalar; the engine calls it for the ~0.43% of draws the fast path
     rejects)."""
     x, rej = zig_core_nb(h)
     k = np.uint64(0)
     while rej:
         k += _ONE
         d = mix_nb(w + k * _G)
-        i = h & 255
-        neg = (h >> 8) & 1
+        i = h & _ZIG_MASK
+        neg = (h >> _ZIG_SIGN) & 1
         if i == 0:  # the tail beyond R
             xt = -math.log(unit32_nb(np.int64(d >> _S32))) * (1.0 / ZIG_R)
             y = -math.log(unit32_nb(np.int64(d & _LO32)))
             if y + y >= xt * xt:
                 x, rej = (-(ZIG_R + xt) if neg else ZIG_R + xt), False
         else:
-            x0 = (float(h >> 9)) * ZIG_KW[2 * i + 1]
+            x0 = (float(h >> _ZIG_UP)) * ZIG_KW[2 * i + 1]
             u = unit32_nb(np.int64(d & _LO32))
             if ZIG_F[i] + u * (ZIG_F[i - 1] - ZIG_F[i]) < math.exp(-0.5 * x0 * x0):
                 x, rej = (-x0 if neg else x0), False
@@ -397,17 +413,17 @@ def znorm32_np(w: np.ndarray) -> np.ndarray:
     """
     w = np.asarray(w, dtype=np.uint64)
     h = hi32_np(w)
-    i = h & 255
-    u = (h >> 9).astype(np.float64)
+    i = h & _ZIG_MASK
+    u = (h >> _ZIG_UP).astype(np.float64)
     x = u * ZIG_KW[2 * i + 1]
-    x = np.where((h >> 8) & 1 == 1, -x, x)
+    x = np.where((h >> _ZIG_SIGN) & 1 == 1, -x, x)
     todo = np.nonzero(u >= ZIG_KW[2 * i])[0]
     hh, k = h[todo], 0
     while todo.size:
         k += 1
         d = mix_np(w[todo] + np.uint64((k * G) & MASK))
-        i = hh & 255
-        neg = (hh >> 8) & 1 == 1
+        i = hh & _ZIG_MASK
+        neg = (hh >> _ZIG_SIGN) & 1 == 1
         done = np.zeros(todo.size, dtype=bool)
         xv = np.zeros(todo.size)
         tail = i == 0
@@ -421,17 +437,17 @@ def znorm32_np(w: np.ndarray) -> np.ndarray:
         wedge = ~tail
         if wedge.any():
             iw = i[wedge]
-            x0 = (hh[wedge] >> 9).astype(np.float64) * ZIG_KW[2 * iw + 1]
+            x0 = (hh[wedge] >> _ZIG_UP).astype(np.float64) * ZIG_KW[2 * iw + 1]
             uw = unit32_np(lo32_np(d[wedge]))
             ok = ZIG_F[iw] + uw * (ZIG_F[iw - 1] - ZIG_F[iw]) < np.exp(-0.5 * x0 * x0)
             # rejected: start again from the upper half of d (its fast path first)
             hn = hi32_np(d[wedge])
-            inew = hn & 255
-            un = (hn >> 9).astype(np.float64)
+            inew = hn & _ZIG_MASK
+            un = (hn >> _ZIG_UP).astype(np.float64)
             xn = un * ZIG_KW[2 * inew + 1]
             fast = ~ok & (un < ZIG_KW[2 * inew])
             v = np.where(ok, np.where(neg[wedge], -x0, x0),
-                         np.where((hn >> 8) & 1 == 1, -xn, xn))
+                         np.where((hn >> _ZIG_SIGN) & 1 == 1, -xn, xn))
             done[wedge], xv[wedge] = ok | fast, v
             hw = hh[wedge]
             hh[wedge] = np.where(ok, hw, hn)
