@@ -56,6 +56,34 @@ def _far_pi(lv: float, lxf: np.ndarray, lpf: np.ndarray, f0: float, fi: float,
     return math.exp(_interp(lv, lxf, lpf, f0, fi))
 
 
+@njit(cache=True, inline="always")
+def _levx(v, lv, lx, levt, x0, ix, lo, hi, mx, s0):
+    """E[min(X, v)] (``lv = log v``)."""
+    if v <= lo:
+        return s0 * max(v, 0.0)
+    return mx if v >= hi else _interp(lv, lx, levt, x0, ix)
+
+
+@njit(cache=True, inline="always")
+def _cdfx(v, lv, lx, sft, x0, ix, lo, hi, s0):
+    """P(X <= v)."""
+    if v < 0.0:
+        return 0.0
+    if v <= lo:
+        return 1.0 - s0
+    return 1.0 if v >= hi else 1.0 - _interp(lv, lx, sft, x0, ix)
+
+
+@njit(cache=True, inline="always")
+def _pix(v, lv, lx, lpit, x0, ix, lo, hi, mx, s0, lxf, lpf, f0, fi, slope_f, has_far):
+    """E[(X - v)+]: the table in log-log, the far table beyond it."""
+    if v <= lo:
+        return mx - s0 * max(v, 0.0)
+    if v >= hi:
+        return _far_pi(lv, lxf, lpf, f0, fi, slope_f) if has_far else 0.0
+    return math.exp(_interp(lv, lx, lpit, x0, ix))
+
+
 @njit(cache=True)
 def member_mix(what: int, y: np.ndarray, a: np.ndarray, w: np.ndarray, m: np.ndarray,
                st: np.ndarray, churn: float, uplift: float, eol: float, tab: np.ndarray,
@@ -94,16 +122,12 @@ def member_mix(what: int, y: np.ndarray, a: np.ndarray, w: np.ndarray, m: np.nda
             b = aq * uplift
             part = 0.0
             if what == LEV:
-                own = s0 * max(v, 0.0) if v <= lo else (mx if v >= hi else
-                                                        _interp(lv, lx, levt, x0, ix))
-                part = st[q] * aq * own
+                part = st[q] * aq * _levx(v, lv, lx, levt, x0, ix, lo, hi, mx, s0)
                 if m[q] > 0.0:
                     if b == 0.0:
                         part += m[q] * min(d, eol)
                     elif d > eol:
-                        vd, lvd = ye / b, lye - lb[q]
-                        ld = s0 * max(vd, 0.0) if vd <= lo else (
-                            mx if vd >= hi else _interp(lvd, lx, levt, x0, ix))
+                        ld = _levx(ye / b, lye - lb[q], lx, levt, x0, ix, lo, hi, mx, s0)
                         part += m[q] * (eol + b * ld)
                     else:
                         part += m[q] * d
@@ -118,17 +142,12 @@ def member_mix(what: int, y: np.ndarray, a: np.ndarray, w: np.ndarray, m: np.nda
                         lc = d * d / aq * g
                     part += churn * lc
             elif what == CDF:
-                own = 0.0 if v < 0.0 else (1.0 - s0 if v <= lo else (
-                    1.0 if v >= hi else 1.0 - _interp(lv, lx, sft, x0, ix)))
-                part = st[q] * own
+                part = st[q] * _cdfx(v, lv, lx, sft, x0, ix, lo, hi, s0)
                 if m[q] > 0.0:
                     if b == 0.0:
                         part += m[q] * (1.0 if d >= eol else 0.0)
                     elif d >= eol:
-                        vd, lvd = ye / b, lye - lb[q]
-                        cd = 0.0 if vd < 0.0 else (1.0 - s0 if vd <= lo else (
-                            1.0 if vd >= hi else 1.0 - _interp(lvd, lx, sft, x0, ix)))
-                        part += m[q] * cd
+                        part += m[q] * _cdfx(ye / b, lye - lb[q], lx, sft, x0, ix, lo, hi, s0)
                 if churn > 0.0:
                     if d < 0.0:
                         cc = 0.0
@@ -140,24 +159,14 @@ def member_mix(what: int, y: np.ndarray, a: np.ndarray, w: np.ndarray, m: np.nda
                         cc = 1.0 - v * hv
                     part += churn * cc
             else:  # PI
-                if v <= lo:
-                    own = mx - s0 * max(v, 0.0)
-                elif v >= hi:
-                    own = _far_pi(lv, lxf, lpf, f0, fi, slope_f) if has_far else 0.0
-                else:
-                    own = math.exp(_interp(lv, lx, lpit, x0, ix))
-                part = st[q] * aq * own
+                part = st[q] * aq * _pix(v, lv, lx, lpit, x0, ix, lo, hi, mx, s0, lxf, lpf, f0,
+                                         fi, slope_f, has_far)
                 if m[q] > 0.0:
                     if b == 0.0:
                         part += m[q] * max(eol - d, 0.0)
                     elif d > eol:
-                        vd, lvd = ye / b, lye - lb[q]
-                        if vd <= lo:
-                            pd = mx - s0 * max(vd, 0.0)
-                        elif vd >= hi:
-                            pd = _far_pi(lvd, lxf, lpf, f0, fi, slope_f) if has_far else 0.0
-                        else:
-                            pd = math.exp(_interp(lvd, lx, lpit, x0, ix))
+                        pd = _pix(ye / b, lye - lb[q], lx, lpit, x0, ix, lo, hi, mx, s0, lxf,
+                                  lpf, f0, fi, slope_f, has_far)
                         part += m[q] * b * pd
                     else:
                         part += m[q] * (b * mx + eol - d)
