@@ -93,11 +93,11 @@ def member_mix(what: int, y: np.ndarray, a: np.ndarray, w: np.ndarray, m: np.nda
     (``CDF``) or stop-loss premium (``PI``) at each ``y``.
 
     ``tab`` rows: log cost grid, ``lev``, survival function, ``log pi``, and the tails
-    ``g = int lev/s^3``, ``h = int S/s^2``, ``k = int pi/s^3`` from each point; ``far`` rows:
-    the log-log premium table beyond ``hi`` (used where ``has_far``).
+    ``g = int lev/s^3``, ``h = int S/s^2``, ``k = int pi/s^3`` from each point, ``log k``;
+    ``far`` rows: the log-log premium table beyond ``hi`` (used where ``has_far``).
     """
-    lx, levt, sft, lpit, gt, ht, kt = tab[0], tab[1], tab[2], tab[3], tab[4], tab[5], tab[6]
-    lkt = np.log(np.maximum(kt, 1e-300))
+    lx, levt, sft, lpit, gt, ht, kt, lkt = (tab[0], tab[1], tab[2], tab[3], tab[4], tab[5],
+                                             tab[6], tab[7])
     n = lx.size
     x0, ix = lx[0], (n - 1) / (lx[n - 1] - lx[0])
     lxf, lpf = far[0], far[1]

@@ -588,7 +588,8 @@ class YearOneMember:
         # own premium beyond hi in log-log, 2^13 points up to 10^40 hi (assumption: relative
         # error ~1e-5 of premiums below 1e-13 of the mean, as for _pi_table's extension)
         self._mix_tab = np.ascontiguousarray(np.stack(
-            [self._lx, self._lev, self._sf, self._lpi, self._g, self._h, self._k]))
+            [self._lx, self._lev, self._sf, self._lpi, self._g, self._h, self._k,
+             np.log(np.maximum(self._k, 1e-300))]))
         lxf = math.log(hi) + np.linspace(0.0, 40 * math.log(10), 2**13 + 1)
         pf = (np.asarray(self._sl_native(np.exp(lxf)), float) if self._sl_native is not None
               else np.zeros(lxf.size))
@@ -656,10 +657,9 @@ class YearOneMember:
     def _mix(self, what: int, y: np.ndarray) -> np.ndarray:
         """Sum over the nodes of lev, cdf or premium at ``y`` (vbsim._member_mix)."""
         y = np.ascontiguousarray(np.asarray(y, float).ravel())
-        out = member_mix(what, y, self.a, self.w, self.m, self.stay, float(self.churn),
-                         float(self.uplift), float(self.eol), self._mix_tab, self._lo, self._hi,
-                         self._mx, self._s0, self._far, self._sl_native is not None)
-        return out
+        return member_mix(what, y, self.a, self.w, self.m, self.stay, float(self.churn),
+                          float(self.uplift), float(self.eol), self._mix_tab, self._lo, self._hi,
+                          self._mx, self._s0, self._far, self._sl_native is not None)
 
     def _pi_mix(self, d: np.ndarray) -> np.ndarray:
         """E[(Y - d)+] summed over the nodes (d > 0)."""
@@ -768,16 +768,17 @@ def _lower_edge(live: list, mom: list, eps: float = LOWER_TAIL_EPS) -> float:
             continue
         h0 = ymax / (pts - 1)
         f = _discretise(lambda y, ly=ly, h0=h0: ly.rounding_values(y, h0, pts), h0, pts)
-        f = np.maximum(f, 0.0)  # round-off below 0: dropping it moves log M by < 1e-12
+        pos = f > 0.0  # round-off below 0 dropped: it moves log M by < 1e-12
         sds.append(sd)
-        mats.append((c, h0 * np.arange(pts), np.log(np.maximum(f, 1e-300)), f > 0, h0))
+        mats.append((c, h0 * np.arange(pts)[pos], np.log(f[pos]), h0))
     if not mats:
         return 0.0
+    # the scale of S, only to place the t grid (a Poisson count's variance is ignored here)
     sd_s = math.sqrt(sum(c.n * sd * sd for (c, *_), sd in zip(mats, sds, strict=True)))
-    t = np.geomspace(1e-3 / max(sd_s, 1e-300), 100.0 / min(m[4] for m in mats), 400)
+    t = np.geomspace(1e-3 / max(sd_s, 1e-300), 100.0 / min(m[3] for m in mats), 400)
     k = np.zeros(t.size)
-    for c, x, lf, pos, _ in mats:
-        e = lf[pos][None, :] - t[:, None] * x[pos][None, :]
+    for c, x, lf, _ in mats:
+        e = lf[None, :] - t[:, None] * x[None, :]
         mx = e.max(axis=1)
         log_m = mx + np.log(np.exp(e - mx[:, None]).sum(axis=1))  # log E[exp(-t Y)]
         k += c.n * (np.expm1(log_m) if c.count == "poisson" else log_m)

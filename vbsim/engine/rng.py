@@ -404,6 +404,14 @@ def unit32_nb(u: np.int64) -> float:
     return (float(np.int32(u - 2147483648)) + 2147483648.5) * TWO32
 
 
+def _zig_core_np(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised twin of :func:`zig_core_nb`: ``(x, rejected)`` for int64 ``h``."""
+    i = h & _ZIG_MASK
+    u = (h >> _ZIG_UP).astype(np.float64)
+    x = u * ZIG_KW[2 * i + 1]
+    return np.where((h >> _ZIG_SIGN) & 1 == 1, -x, x), u >= ZIG_KW[2 * i]
+
+
 def znorm32_np(w: np.ndarray) -> np.ndarray:
     """Vectorised twin of :func:`znorm32_nb`: the standard normals of 64-bit words ``w``.
 
@@ -413,13 +421,10 @@ def znorm32_np(w: np.ndarray) -> np.ndarray:
     """
     w = np.asarray(w, dtype=np.uint64)
     h = hi32_np(w)
-    i = h & _ZIG_MASK
-    u = (h >> _ZIG_UP).astype(np.float64)
-    x = u * ZIG_KW[2 * i + 1]
-    x = np.where((h >> _ZIG_SIGN) & 1 == 1, -x, x)
-    todo = np.nonzero(u >= ZIG_KW[2 * i])[0]
+    x, rej = _zig_core_np(h)
+    todo = np.nonzero(rej)[0]
     hh, k = h[todo], 0
-    while todo.size:
+    while todo.size:  # the fix-up, one word mix(W + k G) per round for every draw still open
         k += 1
         d = mix_np(w[todo] + np.uint64((k * G) & MASK))
         i = hh & _ZIG_MASK
@@ -431,9 +436,8 @@ def znorm32_np(w: np.ndarray) -> np.ndarray:
             with np.errstate(divide="ignore"):
                 xt = -np.log(unit32_np(hi32_np(d[tail]))) * (1.0 / ZIG_R)
                 y = -np.log(unit32_np(lo32_np(d[tail])))
-            ok = y + y >= xt * xt
-            v = np.where(neg[tail], -(ZIG_R + xt), ZIG_R + xt)
-            done[tail], xv[tail] = ok, v
+            done[tail] = y + y >= xt * xt
+            xv[tail] = np.where(neg[tail], -(ZIG_R + xt), ZIG_R + xt)
         wedge = ~tail
         if wedge.any():
             iw = i[wedge]
@@ -442,15 +446,10 @@ def znorm32_np(w: np.ndarray) -> np.ndarray:
             ok = ZIG_F[iw] + uw * (ZIG_F[iw - 1] - ZIG_F[iw]) < np.exp(-0.5 * x0 * x0)
             # rejected: start again from the upper half of d (its fast path first)
             hn = hi32_np(d[wedge])
-            inew = hn & _ZIG_MASK
-            un = (hn >> _ZIG_UP).astype(np.float64)
-            xn = un * ZIG_KW[2 * inew + 1]
-            fast = ~ok & (un < ZIG_KW[2 * inew])
-            v = np.where(ok, np.where(neg[wedge], -x0, x0),
-                         np.where((hn >> _ZIG_SIGN) & 1 == 1, -xn, xn))
-            done[wedge], xv[wedge] = ok | fast, v
-            hw = hh[wedge]
-            hh[wedge] = np.where(ok, hw, hn)
+            xn, rn = _zig_core_np(hn)
+            done[wedge] = ok | ~rn
+            xv[wedge] = np.where(ok, np.where(neg[wedge], -x0, x0), xn)
+            hh[wedge] = hn  # (the draws done leave the loop)
         x[todo[done]] = xv[done]
         todo, hh = todo[~done], hh[~done]
     return x
