@@ -24,7 +24,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from vbsim._validate import VbsimInputError, check_choice, check_real
 from vbsim.lattice import lattice_lev, rounding
@@ -491,6 +491,8 @@ class CompoundPoisson(CostModel):
         m = max(2**14, math.ceil(d / hg))
         h = d / m
         sev = rounded_pmf(self.severity, h, m + 1)  # claims at 0, h, ..., d (>= d lumped at d)
+        from scipy import stats  # here, not at import: scipy.stats takes ~1 s to load
+
         kmax = float(stats.poisson.isf(1e-16, self.rate)) + 1.0
         size = 1 << int(math.ceil(math.log2(kmax * m + 1)))
         pmf = np.clip(np.fft.irfft(np.exp(self.rate * (np.fft.rfft(sev, size) - 1.0)), size),
