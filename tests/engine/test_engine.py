@@ -68,6 +68,22 @@ def test_identical_across_block_sizes_and_chunks():
         assert np.array_equal(a[v].values[5:], d[v].values, equal_nan=True), v
 
 
+def test_blocks_that_open_in_later_years():
+    """A fast-growing cohort: with 64-member blocks, whole blocks open only in later years and
+    the kernel skips them until then; it still matches the reference and larger blocks."""
+    pop = Population([Cohort("g", 100, Spliced(mean=12_000), growth=0.5, mortality=0.05,
+                             churn=0.1, replacement=0.8)])
+    kw = dict(n_scenarios=5, years=4, seed=21, thresholds=[30_000.0])
+    assert pop["g"].slots(4).tolist() == [100, 150, 225, 338]
+    a = simulate(pop, block_size=64, **kw)
+    b = simulate(pop, backend="numpy", **kw)
+    c = simulate(pop, block_size=1024, **kw)
+    for v in VARS:
+        np.testing.assert_allclose(a[v].values, b[v].values, rtol=1e-9, atol=1e-9, err_msg=v)
+        assert np.array_equal(a[v].values, c[v].values, equal_nan=True), v
+    assert (a["new_members"].values[:, 1:].sum(axis=0) > 0).all()
+
+
 _CHILD = textwrap.dedent("""
     import hashlib, numba
     from vbsim.simulate import simulate

@@ -342,9 +342,14 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
             for t in range(years):
                 # slots opening this year (the starting members in year 1, joiners later)
                 n_open = min(nb, slots[c, t] - b0)
+                if n_open <= 0:  # none of the block's slots is open yet (a growing cohort)
+                    continue
                 if t == 0 or slots[c, t] > slots[c, t - 1]:
                     for j in range(n_open):
                         occ[j] = 2 if occ[j] == 3 else occ[j]
+                # slots open in index order and never close, so the year's members are the
+                # block's first nt slots; the rest (not yet open) would only add zeros
+                nt = n_open
                 kl = key_nb(useed, s, t + 1, c, LATENT)
                 kr = key_nb(useed, s, t + 1, c, RISK)
                 kc = key_nb(useed, s, t + 1, c, CLAIM)
@@ -358,18 +363,18 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                     tb, ta, tk = coh[c, C_TBETA], coh[c, C_TRISK], coh[c, C_TCONST]
                     # who moves: exp(beta z + a log r + k) (move_tilt), z last year's rank
                     if ta != 0.0:
-                        for j in range(nb):  # empty slots (r = 0) give 0, never read
+                        for j in range(nt):  # empty slots (r = 0) give 0, never read
                             gz[j] = move_tilt(coh, c, z[j], r[j])
                     elif tb != 0.0:  # rank effect only: no log (vector loop)
-                        for j in range(nb):
+                        for j in range(nt):
                             gz[j] = fexp_nb(min(max(tb * z[j] + tk, -700.0), 700.0))
-                    n_mv = draw_moves(kt, b0, nb, c, coh, occ, cur, r, mraw, mort, imort, mv,
+                    n_mv = draw_moves(kt, b0, nt, c, coh, occ, cur, r, mraw, mort, imort, mv,
                                       fresh, z, gz)
                 # pass 1 (scalar): one word per member-year; list the entrants
                 # (the packed store keeps this loop scalar: AVX2 has no 64-bit multiply)
                 all_new = t == 0 and n_open == nb
                 n_in = 0
-                for j in range(nb):
+                for j in range(nt):
                     w[j] = word_nb(kl, b0 + j)
                     if all_new:
                         wr[j] = word_nb(kr, b0 + j)
@@ -379,9 +384,9 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                 # then normal and exp on the packed list (vector), then scattered back
                 if all_new:  # everyone enters (year 1 of a full block): no packing
                     znorm32_fill_nb(wr, nb, ee, zr)  # split loops: faster on one-year runs
-                    for j in range(nb):
+                    for j in range(nt):
                         r[j] = fexp_nb(sr * ee[j] - hsr2)
-                    for j in range(nb):
+                    for j in range(nt):
                         rj = r[j]
                         mraw[j] = mc * rj
                         mj = min(mc * rj, cap)
@@ -419,10 +424,10 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                             imort[j] = 1.0 / mj if mj > 0.0 else 0.0
                 # ageing of continuing members (vector; skipped when off)
                 if t > 0 and ra != 1.0:
-                    for j in range(nb):
+                    for j in range(nt):
                         r[j] = r[j] * ra if occ[j] == 1 else r[j]
                 if t > 0 and ma != 1.0:
-                    for j in range(nb):
+                    for j in range(nt):
                         if occ[j] == 1:
                             mr = mraw[j] * ma
                             mj = min(mr, cap)
@@ -432,12 +437,12 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                 # pass 3 (vector): innovation, latent AR(1) (an entrant starts at its
                 # innovation), cost. Three small loops run faster than one fused loop here
                 # (shorter dependency chains, fewer live registers; benchmarks/README.md).
-                znorm32_fill_nb(w, nb, ee, zr)
+                znorm32_fill_nb(w, nt, ee, zr)
                 for k in range(n_mv):  # a moved member's rank moves with its new persistence
                     j = mv[k]
                     rd = coh[cur[j], C_RHO]
                     zn[k] = rd * z[j] + math.sqrt(1.0 - rd * rd) * ee[j]
-                for j in range(nb):
+                for j in range(nt):
                     zj = rc * z[j] + ac * ee[j]
                     z[j] = ee[j] if occ[j] == 2 else zj
                 for k in range(n_mv):
@@ -445,20 +450,20 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                 if fam == 0:
                     scale = math.exp(p[0]) * tr
                     s1 = p[1]
-                    for j in range(nb):
+                    for j in range(nt):
                         x[j] = fexp_nb(s1 * z[j]) * (r[j] * scale)
                 elif fam == 1 and ztab[c, 2] > 0.0:
                     # Spliced: tabulated cost (vector), exact map outside the table
                     zt = ztab[c]
                     z_lo, ih, top, z_hi, z0 = zt[0], zt[1], zt[2] - 1e-9, zt[3], p[7]
                     n_fb = 0
-                    for j in range(nb):  # cost from the table (split: ~7% faster)
+                    for j in range(nt):  # cost from the table (split: ~7% faster)
                         v = min(max((z[j] - z_lo) * ih, 0.0), top)
                         k = np.int32(v)
                         f = v - float(k)
                         i4 = 4 + 4 * k
                         ee[j] = zt[i4] + f * (zt[i4 + 1] + f * (zt[i4 + 2] + f * zt[i4 + 3]))
-                    for j in range(nb):
+                    for j in range(nt):
                         zj = z[j]
                         # a select, not a branch (mispredicted on the ~15% zero-cost members)
                         xj = ee[j] * (r[j] * tr)
@@ -468,11 +473,11 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                         fb[j] = fj
                         n_fb += fj
                     if n_fb > 0:  # the exact map for the few outside the table (scalar)
-                        for j in range(nb):
+                        for j in range(nt):
                             if fb[j]:
                                 x[j] = member_cost(fam, p, z[j], kc, b0 + j) * (r[j] * tr)
                 else:
-                    for j in range(nb):
+                    for j in range(nt):
                         o = occ[j]
                         x[j] = (member_cost(fam, p, z[j], kc, b0 + j) * (r[j] * tr)
                                 if (o == 1) | (o == 2) else 0.0)
@@ -483,7 +488,7 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                 n_start = 0
                 n_new = 0
                 eol_t = eol * tr
-                for j in range(nb):
+                for j in range(nt):
                     o = occ[j]
                     act = (o == 1) | (o == 2)
                     ue = unit32_nb(np.int64(w[j] & _LO32))
@@ -500,7 +505,7 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                     n_new += o == 2
                     occ[j] = (2 if (dead | left) else 1) if act else o
                 if rep < 1.0:  # an exit is refilled next year with probability rep
-                    for j in range(nb):
+                    for j in range(nt):
                         if occ[j] == 2:
                             hp = np.int64(word_nb(kp, b0 + j) >> _S32)
                             if unit32_nb(hp) >= rep:
@@ -515,8 +520,8 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                 # pass 5: sums over members in fixed groups of GROUP (aligned on member
                 # index, zero-padded), 4 interleaved lanes each: the order of additions
                 # depends only on member indices, never on block size or threads
-                ng = (nb + GROUP - 1) // GROUP * GROUP
-                for j in range(nb, ng):
+                ng = (nt + GROUP - 1) // GROUP * GROUP
+                for j in range(nt, ng):
                     xf[j] = 0.0
                     mmv[j] = 0.0
                     r[j] = 0.0  # padding slots hold no member (np.empty may hold NaN)
