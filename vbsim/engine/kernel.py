@@ -104,6 +104,12 @@ def member_cost(fam: int, p: np.ndarray, z: float, kc: np.uint64, i: int) -> flo
     return tot
 
 
+@njit(cache=True, nogil=True)
+def spliced_exact(p: np.ndarray, z: float) -> float:
+    """:func:`member_cost` of a Spliced cohort, as a call (kept out of the hot loop's code)."""
+    return member_cost(1, p, z, np.uint64(0), 0)
+
+
 @njit(cache=True, inline="always", nogil=True)
 def prior_tenure(u: float, q: float) -> float:
     """Years already aligned, ``floor(log u / log(1 - q))`` capped at TENURE_MAX: the
@@ -302,7 +308,6 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
     # compared with (int8 cost ~1.4 ns per member-year in widening shuffles)
     occ = np.empty(block_size, np.int64)
     newi = np.empty(block_size, np.int64)
-    fb = np.empty(block_size, np.int64)
     zr = np.empty(block_size, np.int64)  # the ziggurat's rejected draws (znorm32_fill_nb)
     cell = np.empty(block_size, np.int64)  # a Spliced member's table row
     wr = np.empty(block_size, np.uint64)
@@ -461,10 +466,12 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                     # Spliced: tabulated cost (vector), exact map outside the table
                     zt = ztab[c]
                     z_lo, ih, top, z_hi, z0 = zt[0], zt[1], zt[2] - 1e-9, zt[3], p[7]
-                    n_fb = 0
                     # cost from the table, in two loops: the cell and its fraction (vector),
                     # then the cubic (scalar: LLVM keeps per-lane table loads scalar on this
-                    # CPU). One fused loop was all scalar, 4.3-4.5 against 3.0-3.2 ns a member
+                    # CPU). One fused loop was all scalar, 4.3-4.5 against 3.0-3.2 ns a member.
+                    # The scalar loop also takes the exact map for the few members outside the
+                    # table (a rare branch there costs less than flagging them in the vector
+                    # loop and scanning the flags afterwards)
                     for j in range(nt):
                         v = min(max((z[j] - z_lo) * ih, 0.0), top)
                         k = np.int32(v)
@@ -473,20 +480,15 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                     for j in range(nt):
                         i4 = cell[j] & _NONNEG
                         f = ee[j]
-                        ee[j] = zt[i4] + f * (zt[i4 + 1] + f * (zt[i4 + 2] + f * zt[i4 + 3]))
-                    for j in range(nt):
+                        y = zt[i4] + f * (zt[i4 + 1] + f * (zt[i4 + 2] + f * zt[i4 + 3]))
                         zj = z[j]
+                        if ((zj >= z0) & (zj < z_lo)) | (zj >= z_hi):
+                            y = spliced_exact(p, zj)
+                        ee[j] = y
+                    for j in range(nt):
                         # a select, not a branch (mispredicted on the ~15% zero-cost members)
                         xj = ee[j] * (r[j] * tr)
-                        x[j] = 0.0 if zj < z0 else xj
-                        o = occ[j]
-                        fj = (zj >= z0) & ((zj < z_lo) | (zj >= z_hi)) & ((o == 1) | (o == 2))
-                        fb[j] = fj
-                        n_fb += fj
-                    if n_fb > 0:  # the exact map for the few outside the table (scalar)
-                        for j in range(nt):
-                            if fb[j]:
-                                x[j] = member_cost(fam, p, z[j], kc, b0 + j) * (r[j] * tr)
+                        x[j] = 0.0 if z[j] < z0 else xj
                 else:
                     for j in range(nt):
                         o = occ[j]
