@@ -393,7 +393,7 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                 # pass 2 (entrants only): risk score and death probability; words (scalar),
                 # then normal and exp on the packed list (vector), then scattered back
                 if all_new:  # everyone enters (year 1 of a full block): no packing
-                    znorm32_fill_nb(wr, nb, ee, zr)  # split loops: faster on one-year runs
+                    znorm32_fill_nb(wr, nt, ee, zr)  # split loops: faster on one-year runs
                     for j in range(nt):
                         r[j] = fexp_nb(sr * ee[j] - hsr2)
                     for j in range(nt):
