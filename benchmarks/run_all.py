@@ -13,7 +13,9 @@ Sections:
    figure ``benchmarks/scaling.png``);
 5. settlement: 20 contracts on 100,000 scenarios x 10 years, summaries, a break-even solve
    (``benchmarks/settle.py``);
-6. summary: each target, measured value, met or not.
+6. LEAD (issue 5): the 10-year strategy's engine on its 50,000-member population and the whole
+   5,000-scenario command in a fresh process (``benchmarks/lead.py``);
+7. summary: each target, measured value, met or not.
 
 The report is printed and written to ``benchmarks/RESULTS.md`` (``--results``; ``--no-write`` to
 skip). Usage::
@@ -42,6 +44,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import engine as bench_engine  # noqa: E402  (benchmarks/engine.py: model and timing)
+import lead  # noqa: E402
 import peers  # noqa: E402
 import scaling  # noqa: E402
 import settle  # noqa: E402
@@ -56,6 +59,7 @@ SIZES = {  # engine section: members, scenarios, years, numpy scenarios, repeat
     "full": (100_000, 1_000, 10, 10, 3),
 }
 PEER_SIMS = {"quick": 10_000, "default": 20_000, "full": 100_000}
+LEAD_SIZES = {"quick": (200, 2, False), "default": (600, 3, True), "full": (2_000, 3, True)}
 
 
 def _cpu_model() -> str:
@@ -274,6 +278,19 @@ def summary_rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         rows.append(("break-even solve (same paths, end to end)", f"{s['breakeven_s']:.2f} s",
                      f"< {settle.TARGET_BREAKEVEN_S:g} s",
                      "met" if s["breakeven_s"] < settle.TARGET_BREAKEVEN_S else "NOT met"))
+    ld = res.get("lead")
+    if ld:
+        e = ld["engine"]
+        rows.append(("LEAD engine (issue 5: 5 Spliced cohorts, 13 simulated years), 2 threads",
+                     f"{e['ns_per_member_year']:.2f} ns/member-year",
+                     f"<= {lead.BUDGET_NS:g} (issue 3's budget)",
+                     "met" if e["ns_per_member_year"] <= lead.BUDGET_NS else "NOT met"))
+        c = ld.get("command")
+        if c:
+            rows.append(("LEAD command, 50,000 members x 13 years x 5,000 scenarios (fresh "
+                         "process, all included)", f"{c['seconds']:.1f} s",
+                         f"<= {lead.BUDGET_S:.1f} s (10 ns x member-years)",
+                         "met" if c["seconds"] <= lead.BUDGET_S else "NOT met"))
     m = res.get("memory")
     if m:
         lo, at = m["lo"], m["at"]
@@ -332,7 +349,7 @@ def report(res: dict[str, Any], mode: str, png: Path | None) -> str:
         "",
         "**Noise.** " + res["noise_note"],
         "",
-        "## Summary of the targets (issue 7)",
+        "## Summary of the targets (issues 5 and 7)",
         "",
         _summary_table(summary_rows(res)),
     ]
@@ -393,6 +410,22 @@ def report(res: dict[str, Any], mode: str, png: Path | None) -> str:
                   "whose expected provider payment equals level E's (both MSR 0) = "
                   f"{s['breakeven_value']:.4f} ± {s['breakeven_se']:.4f}.", "",
                   settle.table(s)]
+    if "lead" in res:
+        e = res["lead"]["engine"]
+        c = res["lead"].get("command")
+        lines += ["", "## LEAD: the 10-year strategy (issue 5)", "",
+                  "`scenarios/lead_10yr.toml`: 50,000 members in 5 standard Spliced cohorts, 13 "
+                  "simulated years (3 base + 10 performance), the high-needs panel growing 5% a "
+                  "year. The budget counts the 13 simulated years at issue 3's 10 ns "
+                  f"(`benchmarks/lead.py`: {lead.BUDGET_S:.1f} s; 25 s if only the 10 "
+                  "performance years counted).", "",
+                  "| measurement | value |", "|---|---:|",
+                  f"| engine, {e['scenarios']:,} scenarios, best of the runs | "
+                  f"{e['seconds']:.2f} s = {e['ns_per_member_year']:.2f} ns per member-year |",
+                  f"| engine extrapolated to 5,000 scenarios | {e['extrapolated_s']:.1f} s |"]
+        if c:
+            lines.append(f"| whole command, 5,000 scenarios, fresh process | "
+                         f"{c['seconds']:.1f} s |")
     lines += ["", "## How to reproduce", "",
               "```", "bash benchmarks/setup_peers.sh        # once: the peers' environment",
               ".venv/bin/python benchmarks/run_all.py --quick   # or no flag, or --full", "```",
@@ -415,7 +448,7 @@ def main() -> None:
     g.add_argument("--quick", action="store_true", help="small sizes, about 3 minutes")
     g.add_argument("--full", action="store_true", help="big sizes and the full scaling grid")
     ap.add_argument("--skip", nargs="*", default=[],
-                    choices=["engine", "peers", "scaling", "settle"])
+                    choices=["engine", "peers", "scaling", "settle", "lead"])
     ap.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
     ap.add_argument("--png", type=Path, default=scaling.PNG)
     ap.add_argument("--no-write", action="store_true", help="print only")
@@ -463,6 +496,17 @@ def main() -> None:
         print("== settlement: 20 contracts, 100,000 scenarios x 10 years", flush=True)
         res["settle"] = settle.run(repeat=2 if mode == "quick" else 3)  # best of >= 2: the
         # first evaluate in a process touches fresh pages (slow on VMs), later ones reuse them
+    if "lead" not in a.skip:
+        loads["lead"] = os.getloadavg()[0]
+        n, rep, run_cmd = LEAD_SIZES[mode]
+        print(f"== LEAD: engine on {n:,} scenarios" + (", then the 5,000-scenario command"
+                                                      if run_cmd else ""), flush=True)
+        res["lead"] = {"engine": lead.engine(n, rep)}
+        print(f"  engine: {res['lead']['engine']['ns_per_member_year']:.2f} ns per member-year",
+              flush=True)
+        if run_cmd:
+            res["lead"]["command"] = lead.command()
+            print(f"  command: {res['lead']['command']['seconds']:.1f} s", flush=True)
     res["load_end"] = os.getloadavg()
     res["seconds"] = time.perf_counter() - t0
     print("== summary", flush=True)
