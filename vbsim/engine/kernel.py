@@ -123,7 +123,8 @@ def spliced_cubic4(typingctx, zt, cell, frac, z, j, z0, z_lo, z_hi):  # noqa: AR
     """
     f64, i64 = types.float64, types.int64
     if not (_c_vector(zt, f64) and _c_vector(cell, i64) and _c_vector(frac, f64)
-            and _c_vector(z, f64) and isinstance(j, types.Integer)):
+            and _c_vector(z, f64) and isinstance(j, types.Integer)
+            and all(b == f64 for b in (z0, z_lo, z_hi))):
         return None
     sig = types.int64(zt, cell, frac, z, j, z0, z_lo, z_hi)
 
