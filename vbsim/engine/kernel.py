@@ -553,14 +553,8 @@ def scenario_kernel(seed, s, sl, years, slots, family, params, coh, ztab, trend_
                             for lane in range(4):
                                 if (m >> lane) & 1:
                                     ee[j + lane] = spliced_exact(p, z[j + lane])
-                    for j in range(nt - nt % 4, nt):  # the last nt % 4, one at a time
-                        i4 = cell[j] & _NONNEG
-                        f = ee[j]
-                        y = zt[i4] + f * (zt[i4 + 1] + f * (zt[i4 + 2] + f * zt[i4 + 3]))
-                        zj = z[j]
-                        if ((zj >= z0) & (zj < z_lo)) | (zj >= z_hi):
-                            y = spliced_exact(p, zj)
-                        ee[j] = y
+                    for j in range(nt - nt % 4, nt):  # the last nt % 4: the scalar map
+                        ee[j] = spliced_or_exact(fam, p, zt, z[j], kc, b0 + j)
                     for j in range(nt):
                         # a select, not a branch (mispredicted on the ~15% zero-cost members)
                         xj = ee[j] * (r[j] * tr)
