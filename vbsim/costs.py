@@ -24,6 +24,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+from numba import njit, prange
 from scipy import special
 
 from vbsim._validate import VbsimInputError, check_choice, check_real
@@ -462,11 +463,10 @@ class CompoundPoisson(CostModel):
         h = hi / n
         # method of rounding from the stop-loss premium (rounded_pmf; rounding cell
         # probabilities to the nearest point biased the mean by up to 1e-3 for heavy severities)
-        sev = rounded_pmf(self.severity, h, n)
-        pgf = np.exp(self.rate * (np.fft.rfft(sev, 2 * n) - 1.0))
         # keep all 2n points: a total above the claims' grid top (several large claims) stays
         # on the grid instead of being dropped and renormalised away (1e-7 of the mean)
-        pmf = np.clip(np.fft.irfft(pgf, 2 * n), 0.0, None)
+        pmf = np.clip(compound_poisson_pmf([self.severity], [1.0], self.rate, h, n, 2 * n),
+                      0.0, None)
         return h, pmf / pmf.sum()
 
     def capped_moments(self, d: float) -> tuple[float, float]:
@@ -490,12 +490,12 @@ class CompoundPoisson(CostModel):
         # at least 2^14 steps below d (assumption: discretisation error ~(h/d)^2 ~ 4e-9)
         m = max(2**14, math.ceil(d / hg))
         h = d / m
-        sev = rounded_pmf(self.severity, h, m + 1)  # claims at 0, h, ..., d (>= d lumped at d)
         from scipy import stats  # here, not at import: scipy.stats takes ~1 s to load
 
         kmax = float(stats.poisson.isf(1e-16, self.rate)) + 1.0
         size = 1 << int(math.ceil(math.log2(kmax * m + 1)))
-        pmf = np.clip(np.fft.irfft(np.exp(self.rate * (np.fft.rfft(sev, size) - 1.0)), size),
+        # claims at 0, h, ..., d (>= d lumped at d)
+        pmf = np.clip(compound_poisson_pmf([self.severity], [1.0], self.rate, h, m + 1, size),
                       0.0, None)
         pmf /= pmf.sum()
         y = np.minimum(h * np.arange(size), d)
@@ -536,6 +536,22 @@ class CompoundPoisson(CostModel):
                 "severity": self.severity.to_dict()}
 
 
+@njit(cache=True, parallel=True)
+def _ln_premium_grid(mu: float, s: float, h: float, n: int) -> np.ndarray:
+    """``pi(x) = E[(L - x)+]`` for ``L ~ lognormal(mu, s)`` at ``x = h, 2 h, ..., n h``: the
+    closed form of :func:`_ln_stop_loss`, one compiled pass (numpy took ~12 array passes, 0.56
+    s for 2^22 points; this ~0.2 s on 2 threads). Each point is computed alone, so the values do
+    not depend on the thread count."""
+    out = np.empty(n)
+    m = math.exp(mu + 0.5 * s * s)
+    c = 1.0 / (s * math.sqrt(2.0))
+    for i in prange(n):
+        d = h * (i + 1)
+        ld = math.log(d)
+        out[i] = 0.5 * (m * math.erfc((ld - mu - s * s) * c) - d * math.erfc((ld - mu) * c))
+    return out
+
+
 def rounded_pmf(severity: Lognormal, h: float, n: int) -> np.ndarray:
     """Lognormal claims on the grid ``0, h, ..., (n - 1) h`` by the method of rounding
     (:func:`vbsim.lattice.rounding`), from the closed-form stop-loss premium
@@ -547,9 +563,42 @@ def rounded_pmf(severity: Lognormal, h: float, n: int) -> np.ndarray:
     >>> bool(abs(f @ np.arange(20_000) - 100.0) < 1e-7), bool(f.min() >= 0)
     (True, True)
     """
-    x = h * np.arange(1, n + 1)
-    tail = _ln_stop_loss(x, severity.mu, severity.sigma)
+    tail = _ln_premium_grid(severity.mu, severity.sigma, float(h), int(n))
     return rounding(-np.concatenate([[severity.mean], tail]), h)
+
+
+@njit(cache=True, parallel=True)
+def _poisson_cf_add(mix: np.ndarray, ph: np.ndarray, rate: float,
+                    w: float) -> None:
+    """``mix += w exp(rate (ph - 1))`` in one compiled pass (numpy's complex ``exp`` and its
+    temporaries took ~0.35 s for 2^22 points; this ~0.06 s on 2 threads)."""
+    for j in prange(ph.size):
+        z = ph[j]
+        e = w * math.exp(rate * (z.real - 1.0))
+        t = rate * z.imag
+        mix[j] += complex(e * math.cos(t), e * math.sin(t))
+
+
+def compound_poisson_pmf(severities: list[Lognormal], weights: Any, rate: float, h: float,
+                         m: int, size: int) -> np.ndarray:
+    """Total of a Poisson(``rate``) number of claims on ``0, h, ..., (size - 1) h``, mixed over
+    claim-size models: ``sum_k weights[k] P(S_k = i h)`` with ``S_k`` a compound Poisson sum of
+    claims from ``severities[k]``, each rounded on ``m`` points (``m <= size``; the last takes
+    the claim's mass beyond). By FFT on ``size`` points, the mixture taken in the Fourier domain
+    (one inverse transform); totals beyond ``size`` wrap around, so callers size it to hold
+    them. Round-off leaves ~1e-16 noise, negative points included.
+
+    >>> f = compound_poisson_pmf([Lognormal(mean=10.0, cv=1.0)], [1.0], 2.0, 0.5, 4_096, 8_192)
+    >>> round(float(f.sum()), 12), round(float(f @ (0.5 * np.arange(8_192))), 6)  # rate E[C]
+    (1.0, 20.0)
+    """
+    m, size = int(m), int(size)
+    if not 1 <= m <= size:
+        raise VbsimInputError(f"compound_poisson_pmf: m must be in [1, size={size}]; got {m}")
+    mix = np.zeros(size // 2 + 1, dtype=complex)
+    for sev, w in zip(severities, weights, strict=True):
+        _poisson_cf_add(mix, np.fft.rfft(rounded_pmf(sev, h, m), size), float(rate), float(w))
+    return np.fft.irfft(mix, size)
 
 
 def cost_model_from_dict(d: dict[str, Any]) -> CostModel:

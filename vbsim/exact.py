@@ -36,7 +36,7 @@ from scipy import stats
 from vbsim import metrics
 from vbsim._member_mix import CDF, LEV, PI, member_mix
 from vbsim._validate import VbsimInputError, check_choice, check_int, check_real
-from vbsim.costs import CostModel, Lognormal, rounded_pmf
+from vbsim.costs import CostModel, Lognormal, compound_poisson_pmf
 from vbsim.lattice import lattice_lev, rounding
 
 DEFAULT_N_GRID = 2**16  # assumption: 65,536 points, a few ms per FFT
@@ -208,13 +208,10 @@ class _Layer:
                     m_sev, keep = min(k_top + 1, size), size
                 else:
                     m_sev, size, keep = n, 2 * n, n
-                # the mixture over risk nodes is taken in the Fourier domain: one inverse FFT
-                mix = np.zeros(size // 2 + 1, dtype=complex)
-                for ak, wk in zip(self.a, self.w, strict=True):
-                    # a C for a scale factor a: lognormal with mean a E[C] and the same cv
-                    f = rounded_pmf(Lognormal(mean=ak * sev.mean, cv=sev.cv), h, m_sev)
-                    mix += wk * np.exp(rate * (np.fft.rfft(f, size) - 1.0))
-                pmf = np.fft.irfft(mix, size)[:keep]
+                # the mixture over risk nodes (in the Fourier domain: one inverse FFT); a C
+                # for a scale factor a: lognormal with mean a E[C] and the same cv
+                sevs = [Lognormal(mean=ak * sev.mean, cv=sev.cv) for ak in self.a]
+                pmf = compound_poisson_pmf(sevs, self.w, rate, h, m_sev, size)[:keep]
                 pmf[-1] += 1.0 - pmf.sum()
                 self._cp, self._cp_key = _lattice_lev(pmf, h), (h, n)
             return self._cp(y)
