@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 
+import numba
 import numpy as np
 import pytest
 import xarray as xr
@@ -412,3 +413,27 @@ def test_self_check_names_the_main_cause_of_a_variance_error():
     assert "aliasing" in check(ev, ev * 1.0001)
     ev = v / 0.98  # 2% low, 1.5% of it in the members
     assert "heavy tail" in check(ev, ev * 0.985)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
+def test_member_node_sums_split_over_threads_give_the_same_bits():
+    """YearOneMember's node sums run on numba's threads when large (each point summed alone):
+    the values equal those of one thread, bit for bit, for lev, cdf and premium."""
+    from vbsim.population import Cohort as Members
+
+    c = Members("aged", 100, Lognormal(mean=8_000, cv=1.5), risk_sd=0.4, mortality=0.05,
+                eol_uplift=2.0, eol_cost=20_000.0, churn=0.1, risk_ageing=0.05,
+                mortality_ageing=0.1)
+    m = E.YearOneMember(c)
+    y = np.geomspace(1.0, 1e7, 3_001)
+    assert y.size * m.a.size >= 2**20  # large enough to be split
+    before = numba.get_num_threads()
+    try:
+        out = {}
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            out[threads] = [m._mix(what, y) for what in (E.LEV, E.CDF, E.PI)]
+    finally:
+        numba.set_num_threads(before)
+    for one, two in zip(out[1], out[2], strict=True):
+        np.testing.assert_array_equal(one, two)

@@ -84,7 +84,7 @@ def _pix(v, lv, lx, lpit, x0, ix, lo, hi, mx, s0, lxf, lpf, f0, fi, slope_f, has
     return math.exp(_interp(lv, lx, lpit, x0, ix))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def member_mix(what: int, y: np.ndarray, a: np.ndarray, w: np.ndarray, m: np.ndarray,
                st: np.ndarray, churn: float, uplift: float, eol: float, tab: np.ndarray,
                lo: float, hi: float, mx: float, s0: float, far: np.ndarray,
