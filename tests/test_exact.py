@@ -415,6 +415,19 @@ def test_self_check_names_the_main_cause_of_a_variance_error():
     assert "heavy tail" in check(ev, ev * 0.985)
 
 
+def _on_one_and_two_threads(f):
+    """``f()`` run with 1 and with 2 numba threads."""
+    before = numba.get_num_threads()
+    try:
+        out = []
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            out.append(f())
+    finally:
+        numba.set_num_threads(before)
+    return out
+
+
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
 def test_member_node_sums_split_over_threads_give_the_same_bits():
     """YearOneMember's node sums run on numba's threads when large (each point summed alone):
@@ -426,14 +439,21 @@ def test_member_node_sums_split_over_threads_give_the_same_bits():
                 mortality_ageing=0.1)
     m = E.YearOneMember(c)
     y = np.geomspace(1.0, 1e7, 3_001)
-    assert y.size * m.a.size >= 2**20  # large enough to be split
-    before = numba.get_num_threads()
-    try:
-        out = {}
-        for threads in (1, 2):
-            numba.set_num_threads(threads)
-            out[threads] = [m._mix(what, y) for what in (E.LEV, E.CDF, E.PI)]
-    finally:
-        numba.set_num_threads(before)
-    for one, two in zip(out[1], out[2], strict=True):
-        np.testing.assert_array_equal(one, two)
+    assert y.size >= 2 * max(1024, 2**20 // m.a.size)  # large enough to be split in two
+    one, two = _on_one_and_two_threads(lambda: [m._mix(w, y) for w in (E.LEV, E.CDF, E.PI)])
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
+def test_compound_poisson_passes_split_over_threads_give_the_same_bits():
+    """The claims' premium grid and the Poisson transform run on numba's threads when large:
+    the same bits as one thread."""
+    from vbsim.costs import _MIN_PART, compound_poisson_pmf
+
+    n = 4 * _MIN_PART  # split in two
+    sevs = [Lognormal(mean=3_000.0 * a, cv=1.5) for a in (0.5, 1.0, 2.0)]
+    one, two = _on_one_and_two_threads(
+        lambda: compound_poisson_pmf(sevs, [0.25, 0.5, 0.25], 2.0, 50.0, n // 2, n))
+    np.testing.assert_array_equal(one, two)
+    assert abs(one @ (50.0 * np.arange(n)) / 6_750.0 - 1.0) < 1e-9  # 2 x 3,000 x 1.125

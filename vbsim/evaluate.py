@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ._threads import num_threads
 from ._validate import VbsimInputError, check_list, check_real
 from .contracts.settlement import FLAGS as _FLAGS
 from .contracts.stoploss import cohort_values, stop_loss_thresholds
@@ -332,7 +333,7 @@ def _settle_all(cs: list[Any], ctx: dict[str, Any], shape: tuple[int, int],
         prepare(check.pop("benchmark"), check.pop("expenditure"), check)
     out = {k: np.zeros((len(cs),) + shape, dtype=bool if k in _FLAGS else float)
            for k in names}
-    threads = _threads()
+    threads = num_threads()
     if fast:
         _fast.settle_into([compiled[i] for i in fast], fctx, shape, out, threads, rows=fast)
 
@@ -374,18 +375,6 @@ class _Needs:
 
 
 _CHUNK_ELEMENTS = 65_536  # scenario-years per settlement chunk (measured best at 2^15 to 2^17)
-
-
-def _threads() -> int:
-    """Threads for settling contracts: numba's thread count (NUMBA_NUM_THREADS), else CPUs."""
-    try:
-        import numba
-
-        return max(1, int(numba.get_num_threads()))
-    except ImportError:  # pragma: no cover - numba is a dependency
-        import os
-
-        return os.cpu_count() or 1
 
 
 def settle_arrays(
@@ -464,7 +453,7 @@ def _settle_one_fast(contract: Any, ctx: dict[str, Any], shape: tuple[int, int],
         for k, v in out.items():
             if comp.zero[k]:
                 v[...] = 0  # the kernel leaves components that are zero by construction alone
-    _fast.settle_into([comp], ctx, shape, full, _threads())
+    _fast.settle_into([comp], ctx, shape, full, num_threads())
     return {k: v[0] for k, v in full.items()}
 
 

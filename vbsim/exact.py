@@ -29,13 +29,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numba
 import numpy as np
 import xarray as xr
 from scipy import stats
 
 from vbsim import metrics
 from vbsim._member_mix import CDF, LEV, PI, member_mix
+from vbsim._threads import split_range
 from vbsim._validate import VbsimInputError, check_choice, check_int, check_real
 from vbsim.costs import CostModel, Lognormal, compound_poisson_pmf
 from vbsim.lattice import lattice_lev, rounding
@@ -300,6 +300,11 @@ class _Layer:
                 return rate * float(self._mix(lambda u: msev - np.asarray(sev.lev(u)), v))
 
             extra = self.base_mean + 12 * math.sqrt(self.base_var)
+        elif self._sl_x is not None:  # the model's own premium: no cancellation, no lev table
+            def tail(v: float) -> float:
+                return float(self._mix(self._sl_x, np.array([v]))[0])
+
+            extra = 0.0
         else:
             def tail(v: float) -> float:
                 return self.base_mean - float(self._mix(self._exact_lev_x, np.array([v]))[0])
@@ -579,6 +584,7 @@ class YearOneMember:
               else mt - self._lev)
         self._lpi = np.log(np.maximum(pi, 1e-300))
         self._k = self._tail_integral(pi / xs**2, dl) + pi[-1] / (2 * hi * hi)
+        self._ygrid: tuple[np.ndarray, float] | None = None
         self._ytab: tuple[np.ndarray, np.ndarray, np.ndarray, float] | None = None
         self._ptab: tuple[np.ndarray, np.ndarray] | None = None
         self._mean_tab = mean_with(mt)  # E[Y] as the tables see it (compound: its grid's mean)
@@ -598,18 +604,26 @@ class YearOneMember:
         seg = 0.5 * (f[1:] + f[:-1]) * dl
         return np.concatenate([np.cumsum(seg[::-1])[::-1], [0.0]])
 
-    def _table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-        """lev and cdf of the member Y itself on MEMBER_GRID log-spaced points (built once):
-        the node sums cost (nodes x points), and the lattice of :func:`aggregate` can have 2^22
-        points, the risk x tenure mixture ~800 nodes."""
-        if self._ytab is None:
+    def _grid(self) -> tuple[np.ndarray, float]:
+        """The member's own table points, ``MEMBER_GRID`` log-spaced costs from 1e-9 of its mean
+        to where its lev is within 1e-13 of the mean, and ``P(Y = 0)`` (built once)."""
+        if self._ygrid is None:
             mt = self._mean_tab
             lo, hi = 1e-9 * mt, mt
             while mt - float(self._lev_mix(np.array([hi]))[0]) > 1e-13 * mt and hi < 1e300:
                 hi *= 2.0
-            ly = np.linspace(math.log(lo), math.log(hi), MEMBER_GRID)
+            f0 = float(self._cdf_mix(np.array([0.0]))[0])
+            self._ygrid = (np.linspace(math.log(lo), math.log(hi), MEMBER_GRID), f0)
+        return self._ygrid
+
+    def _table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """lev and cdf of the member Y itself on the points of :meth:`_grid` (built once, and
+        only when asked for: an uncapped or excess layer needs only :meth:`_pi_table`): the
+        node sums cost (nodes x points), and the lattice of :func:`aggregate` can have 2^22
+        points, the risk x tenure mixture ~800 nodes."""
+        if self._ytab is None:
+            ly, f0 = self._grid()
             y = np.exp(ly)
-            f0 = float(self._cdf_mix(np.array([0.0]))[0])  # P(Y = 0)
             self._ytab = (ly, self._lev_mix(y), self._cdf_mix(y), f0)
         return self._ytab
 
@@ -620,7 +634,7 @@ class YearOneMember:
         premium is below 1e-13 of the mean, so a coarser step, relative error ~1e-5 of it, is
         an assumption that costs nothing measurable)."""
         if self._ptab is None:
-            ly = self._table()[0]
+            ly = self._grid()[0]
             ly = np.concatenate([ly, ly[-1] + np.linspace(0.0, 40 * math.log(10), 2**12 + 1)[1:]])
             self._ptab = (ly, np.log(np.maximum(self._pi_mix(np.exp(ly)), 1e-300)))
         return self._ptab
@@ -643,7 +657,7 @@ class YearOneMember:
         d0 = np.asarray(d, float)
         d = np.atleast_1d(d0)
         ld = np.log(np.maximum(d, 1e-300))
-        f0 = self._table()[3]
+        f0 = self._grid()[1]
         out = np.where(ld <= ly[0], self._mean_tab - (1.0 - f0) * np.maximum(d, 0.0),
                        np.exp(np.interp(ld, ly, lp)))
         far = ld >= ly[-1]
@@ -655,23 +669,19 @@ class YearOneMember:
     def _mix(self, what: int, y: np.ndarray) -> np.ndarray:
         """Sum over the nodes of lev, cdf or premium at ``y`` (vbsim._member_mix)."""
         y = np.ascontiguousarray(np.asarray(y, float).ravel())
+        out = np.empty(y.size)
 
-        def part(ys: np.ndarray) -> np.ndarray:
-            return member_mix(what, ys, self.a, self.w, self.m, self.stay, float(self.churn),
-                              float(self.uplift), float(self.eol), self._mix_tab, self._lo,
-                              self._hi, self._mx, self._s0, self._far,
-                              self._sl_native is not None)
+        def fill(i0: int, i1: int) -> None:
+            out[i0:i1] = member_mix(what, y[i0:i1], self.a, self.w, self.m, self.stay,
+                                    float(self.churn), float(self.uplift), float(self.eol),
+                                    self._mix_tab, self._lo, self._hi, self._mx, self._s0,
+                                    self._far, self._sl_native is not None)
 
         # each point is summed alone, so splitting the points over threads (the kernel
-        # releases the GIL) gives the same values; worth it from ~10^6 node-points
+        # releases the GIL) gives the same values; worth it from ~10^6 node-points a thread
         # (assumption: a thread pool costs ~0.1 ms, a node-point ~50-150 ns)
-        threads = min(numba.get_num_threads(), y.size // 1024)
-        if threads < 2 or y.size * self.a.size < 2**20:
-            return part(y)
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            return np.concatenate(list(pool.map(part, np.array_split(y, threads))))
+        split_range(fill, y.size, max(1024, 2**20 // self.a.size))
+        return out
 
     def _pi_mix(self, d: np.ndarray) -> np.ndarray:
         """E[(Y - d)+] summed over the nodes (d > 0)."""
