@@ -164,3 +164,10 @@ def test_stop_loss_closed_form_holds_far_in_the_tail(model):
     assert float(model.stop_loss(ds[0])) == pytest.approx(model.mean - float(model.lev(ds[0])),
                                                          rel=1e-12)
     assert float(model.stop_loss(0.0)) == pytest.approx(model.mean, rel=1e-12)
+
+
+def test_compound_poisson_pmf_refuses_claims_wider_than_its_transform():
+    from vbsim.costs import compound_poisson_pmf
+
+    with pytest.raises(VbsimInputError, match=r"m must be in \[1, size=1024\]; got 2048"):
+        compound_poisson_pmf([Lognormal(mean=1.0, cv=1.0)], [1.0], 1.0, 0.1, 2048, 1024)
