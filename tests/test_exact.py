@@ -345,7 +345,7 @@ def test_year_one_member_stop_loss_matches_quadrature_far_in_the_tail():
         leave = sum(integrate.quad(g, a, b, epsrel=1e-12, limit=400)[0]
                     for a, b in ((-60, -20), (-20, -5), (-5, -1), (-1, 0)))
         ref = 0.9 * float(x.stop_loss(d)) + 0.1 * leave
-        assert float(m.stop_loss(d)) == pytest.approx(ref, rel=2e-7), d
+        assert float(m.stop_loss(d)) == pytest.approx(ref, rel=2e-7, abs=0.0), d
     assert abs((m.mean - float(m.lev(2e8))) / ref - 1) > 0.01
     # beyond the member's lev table (top ~2e9 here) its premium table goes on in log steps of
     # 40 ln(10) / 2^12 = 0.0225; linear in log-log, the error is at most step^2 / 8 = 6e-5 times
@@ -358,7 +358,36 @@ def test_year_one_member_stop_loss_matches_quadrature_far_in_the_tail():
         leave = sum(integrate.quad(g, a, b, epsrel=1e-12, limit=400)[0]
                     for a, b in ((-80, -20), (-20, -5), (-5, -1), (-1, 0)))
         ref = 0.9 * float(x.stop_loss(d)) + 0.1 * leave
-        assert float(m.stop_loss(d)) == pytest.approx(ref, rel=1e-4), d
+        assert float(m.stop_loss(d)) == pytest.approx(ref, rel=1e-4, abs=0.0), d
+
+
+def test_year_one_member_premium_beyond_its_tables_with_deaths():
+    """Stays (cost R X), deaths (R b X + eol) and leavers (R U X) at and beyond the top of the
+    member's tables, where for some risk nodes the node sums read the model's far premium table
+    (in a pass of their own) and for others its main table: E[(Y - d)+] summed over the same
+    Gauss-Hermite nodes from the model's closed-form premium, the leavers' by quadrature, to
+    1e-4 relative (the far table's log-log steps; no absolute slack, the premiums are tiny)."""
+    from vbsim.population import Cohort as Members
+
+    x = Spliced(mean=9_000.0, cv=3.0, tail_shape=0.4)
+    mort, churn, b, eol, sd = 0.1, 0.1, 2.0, 5_000.0, 0.5
+    m = E.YearOneMember(Members("a", 100, x, risk_sd=sd, mortality=mort, churn=churn,
+                                eol_uplift=b, eol_cost=eol))
+    r, w = E._risk_nodes(1.0, sd)
+    q = np.minimum(mort * r, 1 - churn)
+    for d in (m._hi / 3, m._hi, 3 * m._hi, 1e17):
+        def leave(rk, d=d):  # E[(r U X - d)+] = r int u^2 pi(d / (r u)) dlog u
+            def g(lu):
+                return math.exp(2 * lu) * float(x.stop_loss(d / (rk * math.exp(lu))))
+
+            return rk * sum(integrate.quad(g, lo, hi, epsrel=1e-12, limit=400)[0]
+                            for lo, hi in ((-80, -20), (-20, -5), (-5, -1), (-1, 0)))
+
+        ref = sum(wk * ((1 - qk - churn) * rk * float(x.stop_loss(d / rk))
+                        + qk * b * rk * float(x.stop_loss((d - eol) / (b * rk)))
+                        + churn * leave(rk))
+                  for rk, wk, qk in zip(r, w, q, strict=True))
+        assert float(m.stop_loss(d)) == pytest.approx(ref, rel=1e-4, abs=0.0), d
 
 
 @pytest.mark.parametrize("n", [1, 20, 500])

@@ -583,7 +583,11 @@ class YearOneMember:
         pi = (np.asarray(self._sl_native(xs), float) if self._sl_native is not None
               else mt - self._lev)
         self._lpi = np.log(np.maximum(pi, 1e-300))
-        self._k = self._tail_integral(pi / xs**2, dl) + pi[-1] / (2 * hi * hi)
+        # beyond hi: pi as a power law with its last log-log slope -beta (as the node sums
+        # take it there), int_hi^inf pi / s^3 ds = pi(hi) / ((2 + beta) hi^2); the bound
+        # pi(hi) / (2 hi^2) was up to 1.75x that part (2e-4 of the premium at hi / 3, tested)
+        beta = max(-(self._lpi[-1] - self._lpi[-2]) / dl, 0.0)
+        self._k = self._tail_integral(pi / xs**2, dl) + pi[-1] / ((2 + beta) * hi * hi)
         self._ygrid: tuple[np.ndarray, float] | None = None
         self._ytab: tuple[np.ndarray, np.ndarray, np.ndarray, float] | None = None
         self._ptab: tuple[np.ndarray, np.ndarray] | None = None
