@@ -578,7 +578,7 @@ class YearOneMember:
         self._h = self._tail_integral(self._sf / xs, dl)
         # the stop-loss premium pi of X on the same points, from the model's closed form where
         # it has one (far in the tail mt - lev is rounding noise), and int_s^inf pi(t)/t^3 dt
-        # for the leavers (pi decreases, so the part beyond hi is at most pi(hi) / (2 hi^2))
+        # for the leavers (its part beyond hi: below)
         self._sl_native = x.stop_loss if _has_stop_loss(x) else None
         pi = (np.asarray(self._sl_native(xs), float) if self._sl_native is not None
               else mt - self._lev)

@@ -17,11 +17,11 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
-import numba
 import numpy as np
 import xarray as xr
 
 from vbsim import __version__
+from vbsim._threads import num_threads
 from vbsim._validate import (
     VbsimInputError,
     check_array,
@@ -60,7 +60,7 @@ _NS_PER_MEMBER_YEAR = 10.0  # rough speed used only to decide on a progress bar 
 # tasks cost LEAD's 1,000-scenario run 0.3 s of its 6.3 (5%), 0.1 s tasks nothing measurable
 # (0.1 and 0.2 s read the same; the results do not depend on it). The GPU keeps long calls.
 _CHUNK_SECONDS = 0.1
-_CHUNK_SECONDS_CUDA = 0.5
+_CHUNK_SECONDS_CUDA = 0.5  # the earlier value for every backend, kept for the GPU (assumption)
 
 
 def _packed(pop: Population, years: int) -> dict[str, np.ndarray]:
@@ -188,7 +188,7 @@ def simulate(
     excess = np.zeros((n_scenarios, years, len(pop), thr.size))
 
     work = float(pk["slots"].sum())  # member-slot-years per scenario
-    threads = max(1, numba.get_num_threads()) if backend == "numba" else 1
+    threads = num_threads() if backend == "numba" else 1
     # scenarios per task: about _CHUNK_SECONDS of work, and at least 4 tasks per thread
     ns_per = _NS_PER_MEMBER_YEAR if backend != "cuda" else 0.1  # docs/gpu.md: ~0.07-0.1 ns
     chunk_s = _CHUNK_SECONDS if backend != "cuda" else _CHUNK_SECONDS_CUDA
