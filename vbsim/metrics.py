@@ -20,12 +20,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
 
 from vbsim._validate import VbsimInputError, check_choice, check_list, check_real
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCENARIO = "scenario"
 # Half-width, in standard deviations of the binomial rank, of the order-statistic window used to
@@ -597,7 +600,7 @@ def format_table(summary: xr.Dataset, columns: dict[str, str] | None = None) -> 
     return "\n".join(lines)
 
 
-def summary_to_frame(summary: xr.Dataset):
+def summary_to_frame(summary: xr.Dataset) -> pd.DataFrame:
     """A pandas DataFrame: rows = contract (and year), columns = (stat, "value" | "se").
 
     >>> rng = np.random.default_rng(0)

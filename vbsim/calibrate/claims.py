@@ -22,7 +22,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from .mixture import RiskMixed
 from .report import Calibration, FitReport
 from .stats import empirical_summary, panel_persistence
 from .summary import from_summary
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["claims_statistics", "clean_claims", "from_claims", "read_desynpuf"]
 
@@ -49,7 +52,7 @@ def _rows_msg(df, mask, what: str, rows: bool = True) -> str:
     return f"{len(bad)} {what}: {listed}{more}"
 
 
-def read_table(table: Any, columns: Mapping[str, str] | None, what: str):
+def read_table(table: Any, columns: Mapping[str, str] | None, what: str) -> pd.DataFrame:
     """A copy of ``table`` (CSV path or pandas DataFrame) as a DataFrame, with ``columns``
     (``{standard name: your column}``) renamed; errors name ``what``.
 
@@ -78,14 +81,14 @@ def read_table(table: Any, columns: Mapping[str, str] | None, what: str):
 
 
 def clean_claims(
-    table,
+    table: str | os.PathLike[str] | pd.DataFrame,
     *,
     columns: Mapping[str, str] | None = None,
     duplicates: str = "error",
     negatives: str = "error",
     cohort: str | None = None,
     risk_adjust: bool = False,
-):
+) -> pd.DataFrame:
     """Validate a member-year claims table and apply the chosen treatments.
 
     Returns ``(frame, notes)``: a DataFrame with one row per ``(member_id, year)`` and columns
@@ -177,7 +180,7 @@ def clean_claims(
     return df.reset_index(drop=True), notes
 
 
-def claims_statistics(frame) -> dict[str, object]:
+def claims_statistics(frame: pd.DataFrame) -> dict[str, object]:
     """Empirical statistics of a cleaned member-year table (see :func:`clean_claims`).
 
     Shape statistics are computed within each calendar year and averaged over years with equal
@@ -210,7 +213,7 @@ def claims_statistics(frame) -> dict[str, object]:
 
 
 def from_claims(
-    table,
+    table: str | os.PathLike[str] | pd.DataFrame,
     *,
     columns: Mapping[str, str] | None = None,
     duplicates: str = "error",
@@ -318,7 +321,11 @@ def from_claims(
 _YEAR_RE = re.compile(r"(19|20)\d\d")
 
 
-def read_desynpuf(paths, *, population: str = "all"):
+def read_desynpuf(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+    | Mapping[int, str | os.PathLike[str]],
+    *, population: str = "all",
+) -> pd.DataFrame:
     """Turn CMS DE-SynPUF beneficiary summary files into a ``(member_id, year, cost)`` table.
 
     Annual paid cost = ``MEDREIMB_IP + MEDREIMB_OP + MEDREIMB_CAR`` (Medicare reimbursement,

@@ -46,6 +46,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import optimize
@@ -54,6 +55,9 @@ from .._validate import VbsimInputError, check_int, check_real
 from ..engine.panel import DIED, STAYED, PanelDraws, panel_costs, panel_draws
 from .report import FitReport
 from .summary import AGED_NON_DUAL, _spliced, from_summary
+
+if TYPE_CHECKING:
+    from ..population import Cohort
 
 __all__ = ["DECEDENT_SHARE", "eol_cost_for_share", "exact_decedent_share", "fit_aged_default",
            "panel_persistence_top", "panel_share_se", "panel_stats", "panel_top_shares"]
@@ -73,7 +77,7 @@ def _top_shares_sorted(c: np.ndarray, tops: Sequence[float]) -> list[float]:
 
 
 def panel_top_shares(cost: np.ndarray, present: np.ndarray,
-                     tops=TOPS) -> dict[str, float]:
+                     tops: Sequence[float] = TOPS) -> dict[str, float]:
     """``top{k}_share`` (and ``bottom50_share``) of one year's costs over the present members.
 
     >>> panel_top_shares(np.array([0.0, 1.0, 1.0, 8.0]), np.ones(4, bool), tops=(0.25,))
@@ -88,7 +92,7 @@ def panel_top_shares(cost: np.ndarray, present: np.ndarray,
 
 
 def panel_share_se(cost: np.ndarray, present: np.ndarray, died: np.ndarray | None = None,
-                   tops=TOPS) -> dict[str, float]:
+                   tops: Sequence[float] = TOPS) -> dict[str, float]:
     """Monte Carlo standard errors of the top shares (and decedents' share) of one year.
 
     Members are independent within a year, so the delta method applies: the top-``p`` share
@@ -186,7 +190,7 @@ def _death_terms(cohort, mean: float) -> tuple[float, float, float]:
     return dead, alive, float(np.dot(w, m))
 
 
-def exact_decedent_share(cohort, mean: float | None = None) -> float:
+def exact_decedent_share(cohort: Cohort, mean: float | None = None) -> float:
     """Expected share of year-1 cost taken by members who die in year 1 (no simulation).
 
     A member with risk score ``r`` dies with probability ``m = min(mortality r, 1 - churn)``
@@ -207,7 +211,7 @@ def exact_decedent_share(cohort, mean: float | None = None) -> float:
     return (dead + m * cohort.eol_cost) / (dead + alive + m * cohort.eol_cost)
 
 
-def eol_cost_for_share(cohort, share: float, mean: float | None = None) -> float:
+def eol_cost_for_share(cohort: Cohort, share: float, mean: float | None = None) -> float:
     """The ``eol_cost`` giving decedents ``share`` of year-1 cost (:func:`exact_decedent_share`).
 
     The share is linear-fractional in ``eol_cost``, so this is closed form. Raises
@@ -266,9 +270,9 @@ def _start(co, mean: float, zero_share: float, tops: dict, persistence_target: f
 
 
 def fit_aged_default(n_members: int = 600_000, seed: int = 20240, *, zero_share: float = 0.15,
-                     persistence_target: float = 0.28, cohort=None,
+                     persistence_target: float = 0.28, cohort: Cohort | None = None,
                      decedent_share: float | None = DECEDENT_SHARE,
-                     eol_uplift: float | None = None):
+                     eol_uplift: float | None = None) -> tuple[dict[str, float], FitReport]:
     """Fit Spliced shape, end-of-life cost and persistence of the aged non-dual default.
 
     Parameters

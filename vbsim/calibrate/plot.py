@@ -9,13 +9,19 @@ the top group over 1-3 later years under the fitted model, with the target and d
 from __future__ import annotations
 
 import math
+import os
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .mixture import RiskMixed
 from .report import Calibration
 from .stats import model_top_share, parse_persistence_key, top_share_sample
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_fit"]
 
@@ -29,7 +35,8 @@ def _data_curve(table, ps: np.ndarray) -> np.ndarray:
     return np.mean(np.asarray(curves), axis=0)
 
 
-def plot_fit(calibration: Calibration, table=None, path=None):
+def plot_fit(calibration: Calibration, table: pd.DataFrame | None = None,
+             path: str | os.PathLike[str] | None = None) -> Figure:
     """Draw the concentration curve and persistence of ``calibration``; save to ``path``.
 
     Parameters

@@ -26,8 +26,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy import integrate, optimize, stats
 
 from .._validate import VbsimInputError
@@ -46,7 +48,7 @@ __all__ = [
 _PERSIST_RE = re.compile(r"^top(\d+(?:\.\d+)?)_stay_(\d+)yr$")
 
 
-def top_share_sample(costs, p: float) -> float:
+def top_share_sample(costs: npt.ArrayLike, p: float) -> float:
     """Share of the total held by the ``floor(p n)`` largest values of ``costs``.
 
     >>> top_share_sample([5, 0, 3, 2], 0.5)
@@ -58,7 +60,7 @@ def top_share_sample(costs, p: float) -> float:
     return float(c[:k].sum() / total) if total > 0 else math.nan
 
 
-def empirical_summary(costs) -> dict[str, float]:
+def empirical_summary(costs: npt.ArrayLike) -> dict[str, float]:
     """Summary statistics of one year of member costs, as in ``desynpuf_cost_distribution_summary``.
 
     Keys: ``n, mean, sd, cv, share_zero, p25, p50, p75, p90, p95, p99, max, top1_share,
@@ -85,7 +87,7 @@ def empirical_summary(costs) -> dict[str, float]:
     return out
 
 
-def model_top_share(model, p: float) -> float:
+def model_top_share(model: Any, p: float) -> float:
     """Share of expected spending held by the top fraction ``p`` of members under ``model``.
 
     ``model`` needs ``mean``, ``ppf`` and ``lev`` (the :mod:`vbsim.costs` interface). Uses

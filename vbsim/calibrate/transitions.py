@@ -47,6 +47,10 @@ class TransitionRates:
     ``(cohort, effect, estimate, se)`` per origin cohort and effect ("rank": ``beta``,
     "risk": ``gamma``), and ``base``: ``(cohort, pi / observed rate)`` per origin cohort, the
     factor from the observed rates to the model's base probabilities.
+
+    >>> tr = TransitionRates((("a", "b", 3, 100, 0.03, 0.017),), (("a", 100),))
+    >>> tr.transitions("a"), tr.effect("a", "rank")
+    ({'b': 0.03}, 0.0)
     """
 
     rows: tuple[tuple[str, str, int, int, float, float], ...]

@@ -73,6 +73,10 @@ def member_cost_np(fam: int, p: np.ndarray, z: np.ndarray, kc: int, idx: np.ndar
 
     With a Spliced table ``row`` (:mod:`vbsim.engine.ztable`), the tabulated map inside the
     table's range and the exact one outside it, as the kernel does.
+
+    >>> mu, sigma = np.log(100.0), 0.5                  # lognormal (family 0): exp(mu + sigma z)
+    >>> member_cost_np(0, np.array([mu, sigma]), np.array([0.0, 2.0]), 0, np.arange(2)).round(4)
+    array([100.    , 271.8282])
     """
     if fam == 0:
         return np.exp(p[0] + p[1] * z)
@@ -116,7 +120,13 @@ def member_cost_np(fam: int, p: np.ndarray, z: np.ndarray, kc: int, idx: np.ndar
 
 
 def prior_tenure_np(u: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Vectorised twin of :func:`vbsim.engine.kernel.prior_tenure`."""
+    """Vectorised twin of :func:`vbsim.engine.kernel.prior_tenure`.
+
+    Geometric years already enrolled, ``floor(log u / log(1 - q))`` (0 when ``q`` is 0 or 1):
+
+    >>> prior_tenure_np(np.array([0.5, 0.5, 0.5]), np.array([0.5, 0.0, 0.1])).tolist()
+    [1.0, 0.0, 6.0]
+    """
     q = np.asarray(q, dtype=float)
     ok = (q > 0.0) & (q < 1.0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # q -> 0: inf, capped
