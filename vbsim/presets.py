@@ -83,6 +83,7 @@ def mssp(
         a mapping cohort name -> dollars naming every cohort of the population (e.g.
         :func:`cohort_truncation` of the population, the model's own 99th percentiles).
         None: no truncation.
+    name : the contract's label (default "MSSP BASIC E", "MSSP ENHANCED", ...).
 
     Examples
     --------
@@ -177,6 +178,12 @@ def mssp_2018(track: str, *, msr: float | str | None = None) -> Contract:
     10/10/15/20% of benchmark; sequestration 2% before the cap; Track 1 MSR by size table.
     [R]: loss rates and limits (see the module comment). [A]: Track 2 loss limit 5% (its first
     year's value); two-sided MSR default ``"table"``; the MSR size table is the PY2023 one.
+
+    Parameters
+    ----------
+    track : "1", "1+", "2" or "3".
+    msr : minimum savings (and loss) rate in [0, 1), or "table" (the size table; needs context
+        ``assigned_beneficiaries``). Default: the table.
 
     >>> c = mssp_2018("1", msr=0.02)
     >>> round(c.settle(benchmark=1_072_551_536, expenditure=960_028_237,
@@ -304,6 +311,9 @@ def lead(
     track : "global" or "professional".
     discount : Global discount (default 0.0175 [A]); Professional must be 0 [C].
     withhold : quality withhold, 3% [C].
+    stop_loss : optional stop-loss (e.g. ``IndividualStopLoss(attachment, ...)``); none by
+        default (LEAD's terms are not yet published).
+    capitation : optional ``Capitation`` (PCC or, for Global, TCC) cash flows.
 
     >>> lead("professional").discount
     0.0
@@ -341,6 +351,16 @@ def bpci_advanced(
     ``benchmark`` passed, or ``target_price`` x episodes, less ``discount`` = 3%).
     [R]: stop-gain / stop-loss 20% of the target amount.
     [A]: quality adjustment up to 10% (CQS-style); no sequestration on reconciliation.
+
+    Parameters
+    ----------
+    target_price : dollars per episode, used with context ``episodes`` when no benchmark is
+        passed. Default None (the benchmark is the target).
+    discount : share of the target removed, in [0, 1). Default 0.03 [C].
+    stop : stop-gain and stop-loss as a share of the target. Default 0.20 [R].
+    quality_adjustment : share of the reconciliation the quality score can move, in [0, 1].
+        Default 0.10 [A].
+    sequestration : reduction of positive reconciliations. Default 0 [A].
 
     >>> c = bpci_advanced(25_000, discount=0.0, quality_adjustment=0.0)
     >>> c.settle(expenditure=4.6e6, episodes=200).payment

@@ -42,11 +42,12 @@ from typing import Any
 
 from ._spec import build_dataclass
 from ._validate import VbsimInputError, check_int, check_real
+from .engine.kernel import GROUP
 
 _TOP_KEYS = ("name", "description", "simulation", "population", "drivers", "settlement",
              "contracts", "multiyear")  # [multiyear] is read by vbsim.multiyear.scenario
 _SIM_KEYS = {"n_scenarios": (1, 10_000_000), "years": (1, 50), "seed": (0, 2**63 - 1),
-             "block_size": (1, 1_000_000)}
+             "block_size": (GROUP, 2**20)}  # the engine's own bounds (vbsim.simulate)
 _SETTLE_KEYS = ("revenue_share", "quality_standard_met", "relief", "expected_savings_rate")
 
 
@@ -206,6 +207,9 @@ def from_dict(data: Mapping[str, Any], *, where: str = "scenario",
             kw[key] = check_int(f"simulation.{key}", val, lo, hi)
         except VbsimInputError as exc:
             raise VbsimInputError(f"{where}: {exc}") from None
+        if key == "block_size" and kw[key] % GROUP:
+            raise VbsimInputError(f"{where}: simulation.block_size must be a multiple of {GROUP}; "
+                                  f"got {kw[key]}")
     if "population" not in data:
         raise VbsimInputError(f"{where}: population: missing section [[population.cohorts]]")
     try:

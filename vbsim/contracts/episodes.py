@@ -27,6 +27,17 @@ class Bundle(Term):
     adjustment: a positive amount is cut by up to ``quality_adjustment`` x (1 - quality_score),
     a repayment is reduced by up to ``quality_adjustment`` x quality_score (BPCI-A CQS style [A]).
 
+    Parameters
+    ----------
+    target_price : dollars per episode, used with context ``episodes`` when no benchmark is
+        passed; None: the benchmark is the target. Default None.
+    stop_gain : largest positive reconciliation as a share of the target, or None for no limit.
+        Default 0.20 [R].
+    stop_loss : largest repayment as a share of the target, or None for no limit. Default 0.20
+        [R].
+    quality_adjustment : share in [0, 1] of the reconciliation that the quality score can
+        move. Default 0.
+
     Examples
     --------
     DOMAIN.md s.6 example 7: 200 episodes x $25,000 = $5.0M target.
@@ -75,6 +86,11 @@ class CaseRate(Term):
 
     ``rates`` is ``((level, amount), ...)`` (a dict is accepted and stored sorted as pairs);
     context ``cases`` maps each level to a count. All expenditure is covered spend.
+
+    Parameters
+    ----------
+    rates : acuity level -> dollars per case (each >= 0; at least one level), as a table or
+        as ``(level, amount)`` pairs.
 
     Examples
     --------

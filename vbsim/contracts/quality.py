@@ -23,6 +23,14 @@ class QualityWithhold(Term):
     reduces the benchmark before sharing, so it passes through the corridors; with
     ``"payment"`` it is a separate cash flow added to the payment.
 
+    Parameters
+    ----------
+    rate : share of the final benchmark withheld, in [0, 1] (REACH 2% in 2023-25, 5% in 2026
+        [C]).
+    applies_to : "benchmark" (the net withhold lowers the benchmark before sharing) or
+        "payment" (a separate cash flow). Default "benchmark".
+    floor : quality score in [0, 1] below which nothing is earned back. Default 0.
+
     Examples
     --------
     >>> w = QualityWithhold(rate=0.02)
@@ -52,6 +60,14 @@ class PayForPerformance(Term):
     ``amounts[k]`` applies when the score lies in [thresholds[k-1], thresholds[k]) (len(amounts)
     = len(thresholds) + 1); each amount is a share of the final benchmark (``basis="benchmark"``)
     or dollars per member-month (``basis="pmpm"``, needs ``member_months``). Negative: penalty.
+
+    Parameters
+    ----------
+    thresholds : quality scores in [0, 1], strictly increasing, where the step changes.
+    amounts : one more entry than ``thresholds``: the bonus (or, negative, penalty) in each
+        score interval, lowest scores first.
+    basis : "benchmark" (amounts are shares of the final benchmark) or "pmpm" (dollars per
+        member-month). Default "benchmark".
 
     Examples
     --------
@@ -105,6 +121,11 @@ class QualityGate(Term):
     The gate fails when context ``quality_standard_met`` is false (when ``require_standard``) or
     ``quality_score`` is below ``min_score``. Losses are still owed. MSSP: failing the quality
     performance standard means no shared savings [C, DOMAIN.md s.2].
+
+    Parameters
+    ----------
+    min_score : quality score in [0, 1] below which the gate fails. Default 0 (no minimum).
+    require_standard : also fail when context ``quality_standard_met`` is false. Default True.
 
     >>> QualityGate(min_score=0.3).passed(np.array([0.2, 0.5]), np.array(True)).tolist()
     [False, True]

@@ -131,6 +131,13 @@ class QualityLossRate(Term):
     Failing the quality standard (context ``quality_standard_met`` false) gives ``ceiling``.
     MSSP ENHANCED: slope 0.75, floor 0.40, ceiling 0.75 [C, DOMAIN.md s.2].
 
+    Parameters
+    ----------
+    slope : in [0, 1]: the loss rate falls by ``slope`` per unit of quality score. Default 0.75.
+    floor : lowest loss rate, in [0, 1]. Default 0.40.
+    ceiling : highest loss rate, in [0, 1], at least ``floor``; also the rate when the quality
+        standard is not met. Default 0.75.
+
     >>> QualityLossRate().rate(np.array(0.8), np.array(True)).item()  # clip(1 - 0.6, .4, .75)
     0.4
     """

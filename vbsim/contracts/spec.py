@@ -98,6 +98,9 @@ def _preset(spec: dict[str, Any], where: str) -> Contract:
                 f"{where}.{k} is not an option of preset {name!r}; allowed: preset, name, "
                 f"overrides, {', '.join(params)}"
             )
+    for k, v in spec.items():  # a term given as a table, e.g. stop_loss = { type = ... }
+        if k in _SLOTS and isinstance(v, Mapping):
+            spec[k] = _term(v, f"{where}.{k}", _SLOT_DEFAULT.get(k))
     first = next(iter(params))
     if first not in spec and params[first].default is inspect.Parameter.empty:
         raise VbsimInputError(f"{where}.{first} is required by preset {name!r}")
