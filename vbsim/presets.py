@@ -272,7 +272,7 @@ def reach(
     else:
         bands = REACH_PROFESSIONAL_BANDS
         d = 0.0 if discount is None else discount
-    w = REACH_WITHHOLD[year] if withhold is None else withhold
+    w = REACH_WITHHOLD[year] if withhold is None else check_real("withhold", withhold, 0, 1)
     assumed = ["withhold earned back x quality score"]
     if year == 2026:
         assumed.append("PY2026 upper corridor bands" if option == "global"
@@ -323,8 +323,12 @@ def lead(
         d = 0.0175 if discount is None else check_real("discount", discount, 0, 0.2)
         bands = REACH_GLOBAL_BANDS
     else:
-        d = 0.0 if discount is None else check_real("discount", discount, 0, 0)
+        if discount not in (None, 0, 0.0):
+            raise VbsimInputError(f"discount must be 0 for LEAD Professional (it has no "
+                                  f"benchmark discount [C]); got {discount!r}")
+        d = 0.0
         bands = REACH_PROFESSIONAL_BANDS
+    check_real("withhold", withhold, 0, 1)
     return Contract(
         name=f"LEAD {track.title()}",
         discount=d,

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -281,9 +282,28 @@ def settle_rows(contracts: list[Contract], rows: list[tuple[str, dict[str, Any]]
             try:
                 s = c.settle(**_excess_for(c, ctx))
             except VbsimInputError as exc:
-                raise VbsimInputError(f"row {label}, {c.name}: {exc}") from None
+                raise VbsimInputError(f"row {label}, {c.name}: {_cli_hint(str(exc))}") from None
             out.append({"row": label, "contract": c.name, **s.to_dict()})
     return out
+
+
+_FLAGS = {"quality_score": "--quality-score", "assigned_beneficiaries": "--beneficiaries",
+          "revenue": "--revenue", "relief": "--relief", "member_months": "--member-months",
+          "episodes": "--episodes", "benchmark": "--benchmark"}
+
+
+def _cli_hint(msg: str) -> str:
+    """A settle() error's advice in command-line terms.
+
+    >>> _cli_hint("context 'quality_score' is required by X; pass quality_score=... to settle()")
+    "context 'quality_score' is required by X; add --quality-score (or a quality_score column)"
+    """
+    def flag(m: re.Match[str]) -> str:
+        name = m.group(1)
+        opt = f"{_FLAGS[name]} (or a {name} column)" if name in _FLAGS else f"a {name} column"
+        return f"add {opt}"
+
+    return re.sub(r"pass (\w+)=\.\.\. to settle\(\)", flag, msg)
 
 
 def _excess_for(contract: Contract, ctx: dict[str, Any]) -> dict[str, Any]:

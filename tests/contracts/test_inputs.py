@@ -180,3 +180,45 @@ def test_from_spec_overrides_build_terms():
         from_spec({"preset": "reach", "option": "global", "overrides": {
             "stop_loss": [{"type": "individual_stop_loss", "attachment": -1}]}},
             where="contracts.g")
+
+
+def test_enhanced_with_the_standard_failed_needs_no_score():
+    # DOMAIN.md s.2 / s.6 example 2: failing the standard gives the 75% ceiling, whatever the score
+    s = mssp("ENHANCED", msr=0.02).settle(benchmark=240e6, expenditure=252e6,
+                                          quality_standard_met=False)
+    assert s.payment == pytest.approx(-0.75 * 12e6)
+    with pytest.raises(VbsimInputError, match="quality_score"):  # met: the score sets the rate
+        mssp("ENHANCED", msr=0.02).settle(benchmark=240e6, expenditure=252e6)
+
+
+def test_excess_above_expenditure_is_an_error():
+    c = reach("global", stop_loss=IndividualStopLoss(1e5))
+    ok = c.settle(benchmark=10e6, expenditure=5e6, excess={1e5: 5e6}, quality_score=1.0)
+    assert ok.counted_expenditure == pytest.approx(0.0)
+    with pytest.raises(VbsimInputError, match=r"excess\[100000.0\] must not exceed expenditure"):
+        c.settle(benchmark=10e6, expenditure=5e6, excess={1e5: 20e6}, quality_score=1.0)
+    with pytest.raises(VbsimInputError, match=r"excess"):  # element by element
+        c.settle(benchmark=np.array([10e6, 10e6]), expenditure=np.array([5e6, 1e6]),
+                 excess={1e5: np.array([1e6, 2e6])}, quality_score=1.0)
+
+
+@pytest.mark.parametrize("bad", [True, "1e6", np.array(["1", "2"])])
+def test_booleans_and_strings_are_not_amounts(bad):
+    with pytest.raises(VbsimInputError, match="expenditure must be a number"):
+        mssp("E", msr=0.0).settle(benchmark=1e6, expenditure=bad)
+
+
+def test_corridor_bands_from_an_iterator():
+    bands = [(0, 0.1, 1.0), (0.1, 0.2, 0.5), (0.2, math.inf, 0.1)]
+    assert Corridors(iter(bands)).bands_savings == Corridors(bands).bands_savings
+    with pytest.raises(VbsimInputError, match="unbounded"):  # a band after inf is not dropped
+        Corridors(iter([(0, math.inf, 1.0), (math.inf, math.inf, 0.5)]))
+
+
+def test_preset_errors_name_the_preset_argument():
+    with pytest.raises(VbsimInputError, match=r"^withhold must be"):
+        reach("global", withhold=-0.1)
+    with pytest.raises(VbsimInputError, match=r"^withhold must be"):
+        lead("global", withhold=2.0)
+    with pytest.raises(VbsimInputError, match="LEAD Professional"):
+        lead("professional", discount=0.01)

@@ -271,9 +271,20 @@ def test_multiyear_truncate_at_and_stop_loss_per_cohort():
     want = np.stack([capped[:, :, 0, 0], capped[:, :, 1, 1]], axis=2)
     np.testing.assert_array_equal(rule.expenditure_by_cohort(p), want)
     st = m.settle_paths(p)
-    exc = _by_hand(p, att)[:, 3:]
-    np.testing.assert_allclose(st["stop_loss_recoveries"].values, 0.5 * exc, rtol=1e-12)
     np.testing.assert_allclose(st["expenditure"].values, want.sum(axis=2)[:, 3:], rtol=1e-12)
+    # a stop-loss at the truncation points finds nothing above them: truncation removed it
+    assert not st["stop_loss_recoveries"].values.any()
+    # below them it recovers the truncated costs' layer: excess at the attachment less the
+    # excess at the truncation point, cohort by cohort (aged: 40k to 150k; esrd: none)
+    top = {"aged": T_HI, "esrd": T_HI}
+    m2 = MultiYearContract(FixedBenchmark(truncate_at=top),
+                           _two_sided(IndividualStopLoss(att, coinsurance=0.5)))
+    st2 = m2.settle_paths(p)
+    layer = (_by_hand(p, {"aged": T_LO}) - _by_hand(p, {"aged": T_HI}))[:, 3:]
+    assert layer.min() >= 0 and layer.max() > 0
+    np.testing.assert_allclose(st2["stop_loss_recoveries"].values, 0.5 * layer, rtol=1e-12,
+                               atol=1e-6)
+    assert np.all(st2["counted_expenditure"].values >= 0)
     with pytest.raises(VbsimInputError, match=r"FixedBenchmark|BenchmarkRule.truncate_at"):
         FixedBenchmark(truncate_at={"aged": 0.0})
     with pytest.raises(VbsimInputError, match=r"truncate_at: .*must name every cohort.*\['esrd'\]"):

@@ -133,6 +133,7 @@ def bands_tuple(owner: str, name: str, bands: Any) -> tuple[tuple[float, float, 
         raise VbsimInputError(
             f"{field} must be a list of (lower, upper, share) bands; got {bands!r}"
         )
+    bands = list(bands)  # once: an iterator would be used up by the checks below
     out = []
     prev_hi = 0.0
     for i, b in enumerate(bands):
@@ -164,7 +165,7 @@ def bands_tuple(owner: str, name: str, bands: Any) -> tuple[tuple[float, float, 
             )
         out.append((lo, hi, share))
         prev_hi = hi
-        if hi == math.inf and i != len(list(bands)) - 1:
+        if hi == math.inf and i != len(bands) - 1:
             raise VbsimInputError(f"{field}[{i}] is unbounded (upper = inf) but is not the last")
     if not out:
         raise VbsimInputError(f"{field} must have at least one band")

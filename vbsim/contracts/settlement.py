@@ -138,6 +138,8 @@ def prepare(benchmark: Any, expenditure: Any, context: Mapping[str, Any]) -> Con
             if a.dtype != bool:
                 raise VbsimInputError(f"{field} must be true/false; got {v!r}")
         else:
+            if a.dtype.kind in "bUSa":  # True is not $1, "1e6" is not a number
+                raise VbsimInputError(f"{field} must be a number or array of numbers; got {v!r}")
             try:
                 a = a.astype(float, copy=False)
             except (TypeError, ValueError):
@@ -160,6 +162,12 @@ def prepare(benchmark: Any, expenditure: Any, context: Mapping[str, Any]) -> Con
         else:
             leaves.setdefault(k, {})[kk] = a
     leaves.setdefault("quality_standard_met", np.ones(shape, dtype=bool))
+    E = leaves["expenditure"]
+    for kk, a in (leaves.get("excess") or {}).items():
+        if np.any(a - E > 1e-9 * np.maximum(np.abs(E), 1.0)):
+            raise VbsimInputError(
+                f"excess[{kk!r}] must not exceed expenditure (the cost above an attachment is "
+                f"part of the total); got {float(np.max(a - E)):,.6g} more")
     return Context(leaves, kind, template, shape)
 
 

@@ -221,11 +221,12 @@ class TwoSidedRisk(Term):
         mlr = _min_rate(self.msr if self.mlr is None else self.mlr, ctx, f"{n}.mlr='table'")
         lgate = (G < 0) & (-r >= mlr - GATE_EPS)
         if isinstance(self.loss_rate, QualityLossRate):
-            if np.any(lgate):
+            met = ctx.get("quality_standard_met")
+            if np.any(lgate & met):  # failing the standard gives the ceiling, whatever the score
                 q = ctx.need("quality_score", f"{n}.loss_rate (quality-dependent)")
             else:
                 q = np.ones(np.shape(G))
-            lr = self.loss_rate.rate(q, ctx.get("quality_standard_met"))
+            lr = self.loss_rate.rate(q, met)
         else:
             lr = self.loss_rate
         loss = np.where(lgate, G * lr, 0.0)  # <= 0

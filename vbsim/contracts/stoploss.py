@@ -56,7 +56,7 @@ class IndividualStopLoss(Term):
     Examples
     --------
     >>> sl = IndividualStopLoss(attachment=100_000, coinsurance=0.2, premium_pmpm=5.0)
-    >>> rec, prem = sl.apply(np.array(1e7), None, _ctx(excess={100_000: 500_000.0},
+    >>> rec, prem = sl.apply(np.array(1e7), None, _ctx(1e7, excess={100_000: 500_000.0},
     ...                      member_months=12_000.0))
     >>> float(rec), float(prem)  # 80% x 500k; 5 x 12,000
     (400000.0, 60000.0)
@@ -252,8 +252,8 @@ def stop_loss_thresholds(contract: Any) -> tuple[float, ...]:
     return tuple(sorted({float(t) for t in getattr(contract, "thresholds", ())}))
 
 
-def _ctx(**context: object) -> Context:
+def _ctx(expenditure: float = 0.0, **context: object) -> Context:
     """A Context from keyword inputs (doctest helper)."""
     from .settlement import prepare
 
-    return prepare(0.0, 0.0, context)
+    return prepare(0.0, expenditure, context)

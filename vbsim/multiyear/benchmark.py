@@ -204,6 +204,43 @@ class BenchmarkRule:
         k = int(np.argmin(np.abs(paths["threshold"].values - self.truncate_at)))
         return _sc(paths["cost_capped"].isel(threshold=k))
 
+    def excess_by_cohort(self, paths: xr.Dataset) -> np.ndarray:
+        """Excess of the counted (truncated) costs over each simulated threshold, array
+        (scenario, year, cohort, threshold).
+
+        Without ``truncate_at`` this is the engine's ``excess``. With it, a member counts
+        ``min(cost, T)``, so its cost above an attachment ``A`` is ``(cost - A)+ - (cost - T)+``
+        for ``A < T`` and nothing for ``A >= T``: a stop-loss on truncated expenditure recovers
+        only what the truncation left in.
+
+        >>> import vbsim
+        >>> pop = vbsim.Population([vbsim.Cohort("a", 500, vbsim.costs.Lognormal(mean=1e4, cv=3))])
+        >>> p = vbsim.simulate(pop, n_scenarios=4, years=4, seed=1, thresholds=[5e4, 2e5])
+        >>> e = p["excess"].transpose("scenario", "year", "cohort", "threshold").values
+        >>> from vbsim.multiyear import FixedBenchmark
+        >>> t = FixedBenchmark(truncate_at=2e5).excess_by_cohort(p)
+        >>> bool(np.allclose(t[..., 0], e[..., 0] - e[..., 1])), float(np.abs(t[..., 1]).max())
+        (True, 0.0)
+        """
+        e = np.asarray(paths["excess"].transpose("scenario", "year", "cohort", "threshold")
+                       .values, dtype=float)
+        if self.truncate_at is None:
+            return e
+        thr = paths["threshold"].values
+        if isinstance(self.truncate_at, tuple):
+            from vbsim.evaluate import cohort_threshold_columns
+
+            cols = cohort_threshold_columns(paths, self.truncate_at,
+                                            f"{type(self).__name__}.truncate_at")
+        else:
+            self.expenditure_by_cohort(paths)  # the error when T was not simulated
+            cols = [int(np.argmin(np.abs(thr - self.truncate_at)))] * e.shape[2]
+        out = np.zeros_like(e)
+        for c, k in enumerate(cols):
+            below = thr < thr[k]
+            out[:, :, c, below] = e[:, :, c, below] - e[:, :, c, k:k + 1]
+        return out
+
     def _capped_by_cohort(self, paths: xr.Dataset) -> np.ndarray:
         """cost_capped with each cohort at its own ``truncate_at``, (scenario, year, cohort)."""
         from vbsim.evaluate import cohort_threshold_columns

@@ -161,7 +161,8 @@ class MultiYearContract:
             if a.ndim == 2 and a.shape != (S, ny):
                 raise VbsimInputError(f"context {k!r} must be a number or an array (scenario, "
                                       f"performance year) of shape {(S, ny)}; got {a.shape}")
-        _add_cohort_excess(ctx, paths, [self.contract_for_year(y + 1) for y in range(ny)], nb)
+        _add_cohort_excess(ctx, paths, [self.contract_for_year(y + 1) for y in range(ny)], nb,
+                           self.rule)
         parts: dict[str, list[np.ndarray]] = {}
         for y in range(ny):
             kw = {k: (v[y] if k == "excess" else v[:, y]) for k, v in ctx.items()
@@ -187,18 +188,21 @@ class MultiYearContract:
 
 
 def _add_cohort_excess(ctx: dict[str, Any], paths: xr.Dataset, contracts: list[Any],
-                       nb: int) -> None:
+                       nb: int, rule: BenchmarkRule) -> None:
     """Add each year's excess at the contracts' per-cohort stop-loss attachments (the sum over
-    cohorts of each cohort's excess at its own attachment) to ``ctx["excess"]``."""
-    from vbsim.evaluate import _cohort_keys, _field, cohort_excess
+    cohorts of each cohort's excess, of the costs ``rule`` counts, at its own attachment) to
+    ``ctx["excess"]``."""
+    from vbsim.evaluate import _cohort_keys, _field, cohort_threshold_columns
 
     keys = _cohort_keys(contracts)
     if not keys:
         return
     ny = ctx["benchmark"].shape[1]
     ctx.setdefault("excess", [{} for _ in range(ny)])
+    e = rule.excess_by_cohort(paths)
     for key in keys:
-        exc = cohort_excess(paths, key, field=_field(key))
+        cols = cohort_threshold_columns(paths, key, _field(key))
+        exc = sum(e[:, :, c, k] for c, k in enumerate(cols))
         for y in range(ny):
             ctx["excess"][y][key] = exc[:, nb + y]
 
@@ -234,7 +238,7 @@ def year_context(
     if "quality" in paths:
         ctx["quality_score"] = paths["quality"].transpose("scenario", "year").values[:, nb:]
     if "threshold" in paths.dims and paths.sizes["threshold"] > 0 and "excess" in paths:
-        exc = paths["excess"].sum("cohort").transpose("scenario", "year", "threshold").values
+        exc = rule.excess_by_cohort(paths).sum(axis=2)  # of the costs the rule counts
         ths = [float(t) for t in paths["threshold"].values]
         ctx["excess"] = [{t: exc[:, nb + y, k] for k, t in enumerate(ths)}
                          for y in range(bench.shape[1])]
