@@ -32,7 +32,10 @@ def _multiyear_main(args: argparse.Namespace) -> int:
 
     argv = [args.scenario]
     for flag, val in (("--n-scenarios", args.n_scenarios), ("--seed", args.seed),
-                      ("--out", args.out), ("--plot", getattr(args, "plot", None))):
+                      ("--out", args.out), ("--plot", getattr(args, "plot", None)),
+                      ("--scheduler", getattr(args, "scheduler", None)),
+                      ("--checkpoint", getattr(args, "checkpoint", None)),
+                      ("--block-scenarios", getattr(args, "block_scenarios", None))):
         if val is not None:
             argv += [flag, str(val)]
     if args.no_progress:

@@ -136,6 +136,10 @@ def test_run_small(tmp_path):
      "multiyear.cohort_transitions: .*unknown cohorts ['esrd']"),
     ("[multiyear.cohort_transitions]\naged = { high_needs = 1.5 }\n",
      "transitions['high_needs'] must be in"),
+    ("[multiyear.strategies.lead_global]\ncohort_trend = { highneeds = 0.01 }\n",
+     "lead_global.cohort_trend.highneeds: no such cohort"),
+    ("[multiyear.strategies.lead_global]\ntruncate_at = { aged = 1e5 }\n",
+     "lead_global.truncate_at must name every cohort.*missing ['high_needs']"),
 ])
 def test_errors_name_the_field(tmp_path, extra, fragment):
     with pytest.raises(VbsimInputError, match=fragment.replace("[", r"\[")):
@@ -168,3 +172,27 @@ def test_cohort_transitions_move_members_into_the_destination(tmp_path):
     # nobody is lost: the same slots, wherever their members are counted
     np.testing.assert_array_equal(moving["members_start"].sum("cohort").values,
                                   still["members_start"].sum("cohort").values)
+
+
+def test_checkpoint_resume_equals_one_run(tmp_path):
+    """--checkpoint works for multi-year scenarios too: blocks on disk, the same comparison."""
+    s = load(_write(tmp_path, SMALL + MY))
+    _, one = s.run(progress=False)
+    ck = tmp_path / "ck"
+    _, blocks = s.run(progress=False, checkpoint=ck, block_scenarios=12)
+    assert len(list(ck.glob("*.nc"))) == 3  # 12 + 12 + 6 scenarios
+    _, again = s.run(progress=False, checkpoint=ck, block_scenarios=12)  # resumed from disk
+    for cmp in (blocks, again):
+        np.testing.assert_array_equal(cmp["npv"].values, one["npv"].values)
+
+
+def test_command_line_passes_checkpoint_and_rejects_zero_scenarios(tmp_path, capsys):
+    from vbsim.cli import main as vbsim_main
+
+    f = str(_write(tmp_path, SMALL + MY))
+    ck = tmp_path / "ck"
+    assert vbsim_main(["run", f, "--n-scenarios", "20", "--no-progress", "--checkpoint",
+                       str(ck), "--block-scenarios", "10"]) == 0
+    assert len(list(ck.glob("*.nc"))) == 2
+    assert vbsim_main(["run", f, "--n-scenarios", "0", "--no-progress"]) == 2
+    assert "n_scenarios must be an integer in [1," in capsys.readouterr().err

@@ -38,7 +38,6 @@ __all__ = [
 LEAD_GLOBAL_DISCOUNTS = (0.0175, 0.0175, 0.02, 0.0225, 0.025, 0.0275, 0.03)
 LEAD_WITHHOLD = 0.03  # LEAD quality withhold 3% [C, DOMAIN.md s.4]
 PCC_SHARE = 0.10  # assumption: primary care ~10% of total cost of care (PCC covers that share)
-LEAD_GUARDRAIL = 0.03  # assumption: LEAD's guardrail on the prospective trend (not published)
 
 
 def lead_global(

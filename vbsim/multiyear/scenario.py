@@ -121,19 +121,37 @@ class MultiYearScenario:
         return Population(out)
 
     def simulate(self, *, n_scenarios: int | None = None, seed: int | None = None,
-                 progress: bool | None = None) -> xr.Dataset:
+                 progress: bool | None = None, cluster: Any = None,
+                 checkpoint: str | Path | None = None, block_scenarios: int = 1000
+                 ) -> xr.Dataset:
         """Simulate the cost paths (cohort growth in the engine, :meth:`population`) and apply
-        the savings path, drifts and any negative cohort growth."""
+        the savings path, drifts and any negative cohort growth.
+
+        ``cluster`` and ``checkpoint`` run the engine in blocks of ``block_scenarios``
+        scenarios, on a Dask cluster and/or saved to a directory that a rerun resumes from
+        (:func:`vbsim.distributed.simulate_blocks`); the paths are the same as in one run.
+        """
+        from vbsim._validate import check_int
         from vbsim.simulate import simulate
 
         sc = self.scenario
+        n = sc.n_scenarios if n_scenarios is None else check_int("n_scenarios", n_scenarios,
+                                                                   1, 10_000_000)
+        seed = sc.seed if seed is None else seed
         thr: set[float] = set()
         for s in self.strategies.values():
             thr.update(s.thresholds)
-        paths = simulate(self.population(), sc.drivers, years=sc.years,
-                         n_scenarios=n_scenarios or sc.n_scenarios,
-                         seed=sc.seed if seed is None else seed,
-                         thresholds=sorted(thr), progress=progress)
+        if cluster is None and checkpoint is None:
+            kw = {} if sc.block_size is None else {"block_size": sc.block_size}
+            paths = simulate(self.population(), sc.drivers, years=sc.years, n_scenarios=n,
+                             seed=seed, thresholds=sorted(thr), progress=progress, **kw)
+        else:
+            from vbsim.distributed import simulate_blocks
+
+            paths = simulate_blocks(self.population(), sc.drivers, n_scenarios=n,
+                                    years=sc.years, seed=seed, thresholds=sorted(thr),
+                                    block_scenarios=block_scenarios, cluster=cluster,
+                                    checkpoint=checkpoint)
         return self.apply_dynamics(paths)
 
     def apply_dynamics(self, paths: xr.Dataset) -> xr.Dataset:
@@ -169,9 +187,13 @@ class MultiYearScenario:
         return compare(paths, self.strategies, cash=self.cash, **settle)
 
     def run(self, *, n_scenarios: int | None = None, seed: int | None = None,
-            progress: bool | None = None) -> tuple[xr.Dataset, xr.Dataset]:
-        """Simulate and compare: returns ``(paths, comparison)``."""
-        paths = self.simulate(n_scenarios=n_scenarios, seed=seed, progress=progress)
+            progress: bool | None = None, cluster: Any = None,
+            checkpoint: str | Path | None = None, block_scenarios: int = 1000
+            ) -> tuple[xr.Dataset, xr.Dataset]:
+        """Simulate and compare: returns ``(paths, comparison)`` (arguments: :meth:`simulate`)."""
+        paths = self.simulate(n_scenarios=n_scenarios, seed=seed, progress=progress,
+                              cluster=cluster, checkpoint=checkpoint,
+                              block_scenarios=block_scenarios)
         return paths, self.compare(paths)
 
 
@@ -276,6 +298,20 @@ savings_by_year, cohort_growth, risk_drift, coding_drift, cohort_transitions, ca
         except VbsimInputError as exc:
             raise VbsimInputError(f"{where}: {exc}") from None
     cohorts = list(sc.population.names)
+    for name, strat in strategies.items():  # cohort names in the rules, checked before the run
+        w = f"{where}: multiyear.strategies.{name}"
+        for c, _ in strat.rule.cohort_trend or ():
+            if c not in cohorts:
+                raise VbsimInputError(f"{w}.cohort_trend.{c}: no such cohort; cohorts: "
+                                      f"{', '.join(cohorts)}")
+        if isinstance(strat.rule.truncate_at, tuple):
+            named = [c for c, _ in strat.rule.truncate_at]
+            missing = [c for c in cohorts if c not in named]
+            unknown = [c for c in named if c not in cohorts]
+            if missing or unknown:
+                raise VbsimInputError(
+                    f"{w}.truncate_at must name every cohort of the population and only those; "
+                    f"missing {missing}, not cohorts {unknown}")
     rates: dict[str, dict[str, float]] = {}
     for key in ("cohort_growth", "risk_drift", "coding_drift"):
         rates[key] = {}
