@@ -281,3 +281,19 @@ def test_discrete_summary_matches_sample_statistics():
 def test_bad_input_raises(call):
     with pytest.raises(VbsimInputError):
         call()
+
+
+def test_thin_tails_report_no_standard_error_rather_than_a_false_one():
+    """A 99% level on 60 scenarios leaves one scenario in the tail: its TVaR's influence
+    function has zero spread there, so the SE used to read 0 (intervals never covered the
+    truth). The order-statistic window does not fit either: both SEs are NaN, printed n/a."""
+    from vbsim.metrics import format_pm, quantile, tvar, var
+
+    x = np.random.default_rng(3).normal(size=60)
+    for est in (tvar(x, 0.99), var(x, 0.99), quantile(x, 0.02)):
+        assert np.isfinite(est.value) and np.isnan(est.se)
+    assert str(tvar(x, 0.99)).endswith("± n/a")
+    big = np.random.default_rng(3).normal(size=2_000)
+    for est in (tvar(big, 0.99), var(big, 0.99), quantile(big, 0.02)):
+        assert 0 < est.se < 0.2
+    assert format_pm(2.325, 0.0) == "2.325 ± 0"

@@ -58,7 +58,7 @@ def _run_main(args: argparse.Namespace) -> int:
     print(res.table(by_year=False))
     print("E[payment]: expected amount the provider receives (negative: it pays). VaR/TVaR: "
           "losses at 95/99% (positive: a loss), summed over years. ± is the Monte Carlo "
-          "standard error.")
+          "standard error (n/a: too few scenarios in that tail to estimate one).")
     if args.plot:
         _save_plot(res, args.plot)
         print(f"saved {args.plot}")

@@ -141,6 +141,7 @@ def test_compare_uses_the_same_paths_and_matches_separate_runs():
     assert tab.loc["LEAD Global", "npv_mean_se"] == pytest.approx(npv.std(ddof=1) / np.sqrt(60))
     q05 = np.sort(npv)[int(np.ceil(0.05 * 60)) - 1]  # lower empirical quantile x_(ceil(n q))
     assert tab.loc["LEAD Global", "npv_q05"] == pytest.approx(q05)
-    assert tab.loc["LEAD Global", "npv_q05_se"] > 0
+    # 60 scenarios leave 3 below the 5% quantile: too few for its error, reported as NaN
+    assert np.isnan(tab.loc["LEAD Global", "npv_q05_se"])
     pb = cmp["ever_breached"].sel(contract="MSSP ENHANCED").values.mean()
     assert tab.loc["MSSP ENHANCED", "p_breach"] == pytest.approx(pb)

@@ -14,8 +14,7 @@ import math
 
 import numpy as np
 
-# Same order-statistic window as vbsim.metrics (2 sd of the binomial rank; an assumption there).
-QUANTILE_SE_WINDOW = 2.0
+from vbsim.metrics import TVAR_SE_MIN_TAIL, _window
 
 
 def level_label(p: float) -> str:
@@ -30,16 +29,14 @@ def level_label(p: float) -> str:
 def lower_quantile(a: np.ndarray, q: float) -> tuple[float, float]:
     """Lower empirical q-quantile x_(ceil(nq)) and 1/f at it (difference of order statistics).
 
-    >>> lower_quantile(np.arange(1.0, 101.0), 0.05)
-    (5.0, 100.0)
+    >>> lower_quantile(np.arange(1.0, 1001.0), 0.05)
+    (50.0, 1000.0)
+    >>> lower_quantile(np.arange(1.0, 101.0), 0.01)  # one point beyond it: 1/f unknown
+    (1.0, nan)
     """
-    n = a.size
-    k = int(min(n - 1, max(0, math.ceil(n * q - 1e-9) - 1)))
-    half = max(1.0, QUANTILE_SE_WINDOW * math.sqrt(n * q * (1.0 - q)))
-    lo = max(0, int(math.floor(k - half)))
-    hi = min(n - 1, int(math.ceil(k + half)))
+    lo, k, hi, ok = _window(a.size, q)
     part = np.partition(a, sorted({lo, k, hi}))
-    inv_f = (part[hi] - part[lo]) * n / (hi - lo) if hi > lo else 0.0
+    inv_f = (part[hi] - part[lo]) * a.size / (hi - lo) if ok else math.nan
     return float(part[k]), float(inv_f)
 
 
@@ -86,9 +83,11 @@ def influence(x: np.ndarray, stat: str, flag: np.ndarray | None = None) -> tuple
         return v, (p - ind) * inv_f
     if stat.startswith("TVaR_"):
         p = float(stat[5:]) / 100.0
-        v, _ = lower_quantile(-x, p)
+        v, inv_f = lower_quantile(-x, p)
         h = v + np.maximum(-x - v, 0.0) / (1.0 - p)
         t = float(h.mean())
+        if math.isnan(inv_f) or n * (1.0 - p) < TVAR_SE_MIN_TAIL:  # a tail of a few
+            return t, np.full(n, np.nan)                          # scenarios: no usable error
         return t, h - t
     if stat.startswith("CE_"):
         a = float(stat[3:])
