@@ -124,3 +124,18 @@ def test_chunked_settlement_equals_whole_and_variables_filter(paths, monkeypatch
     assert set(few.data_vars) == {"payment", "cap_hit"}
     with pytest.raises(VbsimInputError, match="unknown settlement variables"):
         evaluate(paths, cs, variables=["pay"])
+
+
+def test_msr_table_is_keyed_on_the_headcount_not_person_years():
+    """5,100 members with deaths and churn give ~4,750 person-years: below MSSP's 5,000 floor
+    for the size table, which is keyed on assigned beneficiaries (a headcount)."""
+    from vbsim.evaluate import settlement_context
+    from vbsim.presets import mssp
+
+    pop = vbsim.Population([vbsim.Cohort("a", 5_100, vbsim.costs.Lognormal(mean=1e4, cv=1.5))])
+    paths = vbsim.simulate(pop, n_scenarios=4, years=2, seed=3, progress=False)
+    ctx = settlement_context(paths)
+    assert np.all(ctx["assigned_beneficiaries"] == 5_100)
+    assert np.all(ctx["member_months"] / 12 < 5_000)
+    st = vbsim.evaluate(paths, {"a": mssp("A")})  # msr from the table; raised before
+    assert st["payment"].shape == (1, 4, 2)

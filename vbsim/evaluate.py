@@ -203,7 +203,7 @@ def settlement_context(
         "expenditure": tot["cost"].transpose("scenario", "year").values,
         "member_months": tot["member_months"].transpose("scenario", "year").values,
     }
-    ctx["assigned_beneficiaries"] = ctx["member_months"] / 12.0
+    ctx["assigned_beneficiaries"] = assigned_beneficiaries(paths)
     if "quality" in paths:
         ctx["quality_score"] = paths["quality"].transpose("scenario", "year").values
     if "threshold" in paths.dims and paths.sizes["threshold"] > 0:
@@ -512,6 +512,26 @@ def _excess_keys(contract: Any) -> list[Any]:
     if hasattr(contract, "stop_loss") and hasattr(contract, "sharing"):
         return [sl.attachment for sl in _stop_losses(contract) if hasattr(sl, "thresholds")]
     return [float(t) for t in getattr(contract, "thresholds", ())]
+
+
+def assigned_beneficiaries(paths: xr.Dataset) -> np.ndarray:
+    """Beneficiaries assigned in each (scenario, year): a headcount, array (scenario, year).
+
+    Every member present at some point in the year counts once (``members_start`` summed over
+    cohorts), including those who die or leave during it, as in MSSP assignment; the MSR size
+    table is keyed on this count [C, DOMAIN.md s.2]. Person-years (``member_months / 12``) run
+    below it by about half the exit rate (~7% with the default deaths and churn); they are
+    the fallback for paths without ``members_start``.
+
+    >>> import vbsim
+    >>> pop = vbsim.Population([vbsim.Cohort("a", 1000, vbsim.costs.Lognormal(mean=1e4, cv=1))])
+    >>> paths = vbsim.simulate(pop, n_scenarios=2, years=2, seed=1, progress=False)
+    >>> assigned_beneficiaries(paths).tolist()
+    [[1000.0, 1000.0], [1000.0, 1000.0]]
+    """
+    if "members_start" in paths:
+        return paths["members_start"].sum("cohort").transpose("scenario", "year").values
+    return paths["member_months"].sum("cohort").transpose("scenario", "year").values / 12.0
 
 
 def context_for(contract: Any, ctx: dict[str, Any]) -> dict[str, Any]:

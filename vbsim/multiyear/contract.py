@@ -219,6 +219,8 @@ def year_context(
     >>> sorted(ctx)[:3], ctx["benchmark"].shape
     (['assigned_beneficiaries', 'base_expenditure', 'benchmark'], (2, 1))
     """
+    from vbsim.evaluate import assigned_beneficiaries
+
     nb = rule.base_years
     bench = rule.benchmark(paths)
     exp_all = rule.expenditure_by_cohort(paths).sum(axis=2)
@@ -228,7 +230,7 @@ def year_context(
         "benchmark": bench,
         "expenditure": exp_all[:, nb:],
         "member_months": mm[:, nb:],
-        "assigned_beneficiaries": mm[:, nb:] / 12.0,
+        "assigned_beneficiaries": assigned_beneficiaries(paths)[:, nb:],
         "base_expenditure": exp_all[:, nb - 1],
     }
     rs = paths["risk_score"].transpose("scenario", "year", "cohort").values
