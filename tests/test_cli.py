@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 import xarray as xr
 
 from vbsim.cli import main
@@ -47,3 +48,24 @@ def test_run_on_multiyear_scenario_compares_strategies(tmp_path, capsys) -> None
     for word in ("NPV mean", "P(breach)", "lead_global", "mssp_enhanced", "first breach"):
         assert word in out
     assert png.stat().st_size > 20_000
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "scenarios/default.toml", "--out", "no/such/dir/x.nc"], "--out: folder"),
+    (["run", "scenarios/default.toml", "--plot", "x.xyz"], "--plot: 'x.xyz' must end in one of"),
+    (["run", "scenarios/lead_10yr.toml", "--plot", "no/such/dir/x.png"], "--plot: folder"),
+    (["settle", "--contract", "mssp:E:0.02", "--benchmark", "1e8", "--expenditure", "9e7",
+      "--out", "no/such/dir/x.csv"], "--out: folder"),
+    (["report", "scenarios/default.toml", "--out", "no/such/dir/r.html"], "out: folder"),
+    (["run", "scenarios/default.toml", "--n-scenarios", "1"], "n_scenarios must be an integer"),
+])
+def test_bad_outputs_and_sizes_fail_before_the_run(args, message, capsys, monkeypatch):
+    """An output that cannot be written is an error up front, not a traceback after the run."""
+    import importlib
+
+    def no_run(*a, **k):
+        raise AssertionError("simulated before checking the outputs")
+
+    monkeypatch.setattr(importlib.import_module("vbsim.simulate"), "simulate", no_run)
+    assert main(args) == 2
+    assert message in capsys.readouterr().err

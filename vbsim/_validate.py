@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -148,6 +149,53 @@ def check_list(field: str, value: Any, what: str = "values") -> list[Any]:
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
         raise VbsimInputError(f"{field} must be a list of {what}; got {value!r}")
     return list(value)
+
+
+def check_output_path(field: str, path: str | os.PathLike[str] | None,
+                      suffixes: Iterable[str] | None = None) -> None:
+    """Check, before any long computation, that an output file can be written at ``path``.
+
+    Its folder must exist and be writable, ``path`` must not be a folder, and with
+    ``suffixes`` its extension must be one of them (e.g. the image formats matplotlib writes).
+    ``None`` (no output asked for) passes.
+
+    >>> check_output_path("--out", "result.nc")
+    >>> check_output_path("--plot", "no/such/folder/x.png")
+    Traceback (most recent call last):
+    ...
+    vbsim._validate.VbsimInputError: --plot: folder 'no/such/folder' does not exist
+    >>> check_output_path("--plot", "x.xyz", ["png", "pdf"])
+    Traceback (most recent call last):
+    ...
+    vbsim._validate.VbsimInputError: --plot: 'x.xyz' must end in one of .pdf, .png
+    """
+    if path is None:
+        return
+    p = os.fspath(path)
+    folder = os.path.dirname(p) or "."
+    if not os.path.isdir(folder):
+        raise VbsimInputError(f"{field}: folder {folder!r} does not exist")
+    if os.path.isdir(p):
+        raise VbsimInputError(f"{field}: {p!r} is a folder; give a file name")
+    if not os.access(folder, os.W_OK):
+        raise VbsimInputError(f"{field}: folder {folder!r} is not writable")
+    if suffixes is not None:
+        allowed = sorted({s.lower().lstrip(".") for s in suffixes})
+        ext = os.path.splitext(p)[1].lower().lstrip(".")
+        if ext not in allowed:
+            raise VbsimInputError(f"{field}: {p!r} must end in one of "
+                                  + ", ".join(f".{a}" for a in allowed))
+
+
+def image_suffixes() -> list[str]:
+    """File extensions matplotlib can save a figure as (for ``--plot`` checks).
+
+    >>> "png" in image_suffixes() and "pdf" in image_suffixes()
+    True
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return sorted(FigureCanvasBase.get_supported_filetypes())
 
 
 def check_flag(field: str, value: Any) -> bool:

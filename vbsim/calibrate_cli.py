@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._validate import VbsimInputError
+from ._validate import VbsimInputError, check_output_path, image_suffixes
 
 __all__ = ["add_parser", "main"]
 
@@ -87,6 +87,7 @@ def main(args: argparse.Namespace) -> int:
     """
     from .calibrate import AGED_NON_DUAL, clean_claims, from_claims, from_summary, read_desynpuf
 
+    check_output_path("--plot", args.plot, image_suffixes() if args.plot else None)
     table = None
     if args.aged_defaults:
         cal = from_summary(**AGED_NON_DUAL, risk_sd=args.risk_sd)

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from ._validate import VbsimInputError
+from ._validate import VbsimInputError, check_output_path, image_suffixes
 
 # Subcommands that live in their own modules, each with add_parser(subparsers) and main(args).
 _PLUGINS = ("settle_cli", "calibrate_cli", "report_cli")
@@ -48,6 +48,8 @@ def _run_main(args: argparse.Namespace) -> int:
 
     if _is_multiyear(args.scenario) and not getattr(args, "per_year", False):
         return _multiyear_main(args)
+    check_output_path("--out", args.out)  # before the run, not after it
+    check_output_path("--plot", args.plot, image_suffixes() if args.plot else None)
     cluster = args.scheduler
     res = run(args.scenario, n_scenarios=args.n_scenarios, seed=args.seed,
               progress=False if args.no_progress else None, cluster=cluster,

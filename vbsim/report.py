@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from ._validate import VbsimInputError, check_int
+from ._validate import VbsimInputError, check_int, check_output_path
 
 SENSITIVITY_SCENARIOS = 1000  # re-simulations for tornado and panel curve (assumption: enough
 #                               for paired changes; the report says how many were used)
@@ -267,6 +267,7 @@ def report(
     """
     from .run import Result, run
 
+    check_output_path("out", out)  # before the run, not after it
     if isinstance(scenario, Result):
         res = scenario
     else:
@@ -274,8 +275,6 @@ def report(
     text = build_report(res, baseline=baseline, sensitivity=sensitivity, panel=panel,
                         sensitivity_scenarios=sensitivity_scenarios)
     path = Path(out)
-    if path.parent and not path.parent.exists():
-        raise VbsimInputError(f"out: folder {str(path.parent)!r} does not exist")
     path.write_text(text, encoding="utf-8")
     return path
 

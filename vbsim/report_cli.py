@@ -58,7 +58,8 @@ def main(args: argparse.Namespace) -> int:
     path = report(
         args.scenario, args.out, n_scenarios=args.n_scenarios, seed=args.seed,
         baseline=args.baseline, sensitivity=not args.no_sensitivity, panel=not args.no_panel,
-        sensitivity_scenarios=args.sensitivity_scenarios or SENSITIVITY_SCENARIOS,
+        sensitivity_scenarios=(SENSITIVITY_SCENARIOS if args.sensitivity_scenarios is None
+                               else args.sensitivity_scenarios),
     )
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0

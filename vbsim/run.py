@@ -13,8 +13,9 @@ from typing import Any
 
 import xarray as xr
 
+from ._validate import check_int
 from .evaluate import evaluate, needed_thresholds
-from .scenario import Scenario, load
+from .scenario import _SIM_KEYS, Scenario, load
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +115,8 @@ def run(
 
     sc = load(scenario) if isinstance(scenario, (str, Path)) else scenario
     if n_scenarios is not None:
-        sc = sc.replace(n_scenarios=n_scenarios)
+        lo, hi = _SIM_KEYS["n_scenarios"]
+        sc = sc.replace(n_scenarios=check_int("n_scenarios", n_scenarios, lo, hi))
     if seed is not None:
         sc = sc.replace(seed=seed)
     kw: dict[str, Any] = {}

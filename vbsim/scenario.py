@@ -46,8 +46,9 @@ from .engine.kernel import GROUP
 
 _TOP_KEYS = ("name", "description", "simulation", "population", "drivers", "settlement",
              "contracts", "multiyear")  # [multiyear] is read by vbsim.multiyear.scenario
-_SIM_KEYS = {"n_scenarios": (1, 10_000_000), "years": (1, 50), "seed": (0, 2**63 - 1),
-             "block_size": (GROUP, 2**20)}  # the engine's own bounds (vbsim.simulate)
+# n_scenarios >= 2: the risk measures need a spread; block_size: the engine's own bounds
+_SIM_KEYS = {"n_scenarios": (2, 10_000_000), "years": (1, 50), "seed": (0, 2**63 - 1),
+             "block_size": (GROUP, 2**20)}
 _SETTLE_KEYS = ("revenue_share", "quality_standard_met", "relief", "expected_savings_rate")
 
 

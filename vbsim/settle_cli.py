@@ -39,7 +39,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from vbsim._validate import VbsimInputError
+from vbsim._validate import VbsimInputError, check_output_path
 from vbsim.contracts import Contract
 
 _CONTEXT_COLUMNS = {
@@ -363,6 +363,7 @@ def main(argv: Sequence[str] | argparse.Namespace | None = None) -> int:
         _add_arguments(p)
         args = p.parse_args(argv)
     try:
+        check_output_path("--out", args.out)
         contracts = [parse_contract(t) for t in args.contract]
         if getattr(args, "scenario", None):
             contracts += scenario_contracts(args.scenario)

@@ -195,4 +195,4 @@ def test_command_line_passes_checkpoint_and_rejects_zero_scenarios(tmp_path, cap
                        str(ck), "--block-scenarios", "10"]) == 0
     assert len(list(ck.glob("*.nc"))) == 2
     assert vbsim_main(["run", f, "--n-scenarios", "0", "--no-progress"]) == 2
-    assert "n_scenarios must be an integer in [1," in capsys.readouterr().err
+    assert "n_scenarios must be an integer in [2," in capsys.readouterr().err

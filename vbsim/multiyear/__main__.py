@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from vbsim._validate import VbsimInputError
+from vbsim._validate import VbsimInputError, check_output_path, image_suffixes
 
 
 def _table(summary) -> str:  # type: ignore[no-untyped-def]
@@ -85,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="scenarios per block with --scheduler/--checkpoint (default 1000)")
     a = ap.parse_args(argv)
     try:
+        check_output_path("--out", a.out)  # before the run, not after it
+        check_output_path("--plot", a.plot, image_suffixes() if a.plot else None)
         s = load_scenario(a.scenario)
         _, cmp = s.run(n_scenarios=a.n_scenarios, seed=a.seed,
                        progress=False if a.no_progress else None, cluster=a.scheduler,

@@ -132,11 +132,12 @@ class MultiYearScenario:
         (:func:`vbsim.distributed.simulate_blocks`); the paths are the same as in one run.
         """
         from vbsim._validate import check_int
+        from vbsim.scenario import _SIM_KEYS
         from vbsim.simulate import simulate
 
         sc = self.scenario
-        n = sc.n_scenarios if n_scenarios is None else check_int("n_scenarios", n_scenarios,
-                                                                   1, 10_000_000)
+        n = (sc.n_scenarios if n_scenarios is None
+             else check_int("n_scenarios", n_scenarios, *_SIM_KEYS["n_scenarios"]))
         seed = sc.seed if seed is None else seed
         thr: set[float] = set()
         for s in self.strategies.values():
