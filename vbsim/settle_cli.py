@@ -54,6 +54,7 @@ _CONTEXT_COLUMNS = {
     "member_months": "member_months",
     "episodes": "episodes",
     "excess": "excess",
+    "expected_excess": "expected_excess",
 }
 _TABLE = ("savings_rate", "gate_met", "cap_hit", "payment", "provider_net", "payer_net")
 
@@ -179,6 +180,9 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--episodes", type=float, help="episodes (bundles)")
     p.add_argument("--excess", type=float,
                    help="total cost above the stop-loss attachment(s), summed over members ($)")
+    p.add_argument("--expected-excess", type=float,
+                   help="expected cost above the stop-loss attachment ($), for a premium priced "
+                        "as expected recoveries x (1 + premium_load)")
     p.add_argument("--out", help="write every settlement component to this CSV")
 
 
@@ -193,7 +197,8 @@ def _rows(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
                            "assigned_beneficiaries": args.beneficiaries,
                            "quality_score": args.quality_score, "revenue": args.revenue,
                            "relief": args.relief, "member_months": args.member_months,
-                           "episodes": args.episodes, "excess": getattr(args, "excess", None)}
+                           "episodes": args.episodes, "excess": getattr(args, "excess", None),
+                           "expected_excess": getattr(args, "expected_excess", None)}
     if args.quality_failed:
         row["quality_standard_met"] = False
     return [("1", {k: v for k, v in row.items() if v is not None})]
@@ -288,6 +293,7 @@ def settle_rows(contracts: list[Contract], rows: list[tuple[str, dict[str, Any]]
 
 
 _FLAGS = {"quality_score": "--quality-score", "assigned_beneficiaries": "--beneficiaries",
+          "expected_excess": "--expected-excess", "excess": "--excess",
           "revenue": "--revenue", "relief": "--relief", "member_months": "--member-months",
           "episodes": "--episodes", "benchmark": "--benchmark"}
 
@@ -300,8 +306,8 @@ def _cli_hint(msg: str) -> str:
     """
     def flag(m: re.Match[str]) -> str:
         name = m.group(1)
-        opt = f"{_FLAGS[name]} (or a {name} column)" if name in _FLAGS else f"a {name} column"
-        return f"add {opt}"
+        col = f"{'an' if name[0] in 'aeiou' else 'a'} {name} column"
+        return f"add {_FLAGS[name]} (or {col})" if name in _FLAGS else f"add {col}"
 
     return re.sub(r"pass (\w+)=\.\.\. to settle\(\)", flag, msg)
 
@@ -318,12 +324,14 @@ def _excess_for(contract: Contract, ctx: dict[str, Any]) -> dict[str, Any]:
                 "over members: add --excess (or an excess column)")
         return ctx
     out = dict(ctx)
-    v = out.pop("excess")
     if len(sls) > 1:
         raise VbsimInputError("one excess value cannot settle several individual stop-losses; "
                               "settle this contract in Python with excess={attachment: amount}")
-    if sls:
-        out["excess"] = {sls[0].attachment: v}
+    for key in ("excess", "expected_excess"):  # a number: the entry keyed by the attachment
+        if key in out:
+            v = out.pop(key)
+            if sls:
+                out[key] = {sls[0].attachment: v}
     return out
 
 

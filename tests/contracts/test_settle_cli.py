@@ -84,3 +84,27 @@ def test_scenario_contracts(tmp_path, capsys):
     p.write_text('[contracts.bad]\npreset = "mssp"\nlevel = "Q"\n')
     assert main(["--scenario", str(p), "--benchmark", "1", "--expenditure", "1"]) == 2
     assert "contracts.bad.level" in capsys.readouterr().err
+
+
+def test_loaded_premium_takes_expected_excess(capsys):
+    """The bundled stop-loss offer (premium = expected recoveries x 1.25) settles from the
+    command line: --expected-excess (or an expected_excess column) feeds its premium."""
+    from vbsim.settle_cli import main
+
+    base = ["--scenario", "scenarios/reach_stop_loss.toml", "--benchmark", "1e8",
+            "--expenditure", "9.5e7", "--quality-score", "0.9", "--excess", "5e6"]
+    assert main(base) == 2
+    assert "add --expected-excess (or an expected_excess column)" in capsys.readouterr().err
+    assert main([*base, "--expected-excess", "2e6", "--out", "/dev/null"]) == 0
+    out = capsys.readouterr().out
+    rows = {ln.split()[1]: ln.split() for ln in out.splitlines()[1:] if ln.startswith("1 ")}
+    from vbsim.settle_cli import scenario_contracts
+
+    (c,) = [c for c in scenario_contracts("scenarios/reach_stop_loss.toml")
+            if c.name == "global_stop_loss"]
+    a = c.stop_loss[0].attachment
+    want = c.settle(benchmark=1e8, expenditure=9.5e7, quality_score=0.9, excess={a: 5e6},
+                    expected_excess={a: 2e6})
+    # recoveries 0.9 x 5M = 4.5M, premium 0.9 x 2M x 1.25 = 2.25M: counted spend 2.25M lower
+    assert want.counted_expenditure == pytest.approx(9.5e7 - 4.5e6 + 2.25e6)
+    assert rows["global_stop_loss"][7] == f"{want.payment:,.0f}"
