@@ -139,3 +139,25 @@ def test_msr_table_is_keyed_on_the_headcount_not_person_years():
     assert np.all(ctx["member_months"] / 12 < 5_000)
     st = vbsim.evaluate(paths, {"a": mssp("A")})  # msr from the table; raised before
     assert st["payment"].shape == (1, 4, 2)
+
+
+def test_payer_net_does_not_depend_on_truncation():
+    """The payer pays every claim whatever the reconciliation counts: on the same paths,
+    payer_net + provider_net = untruncated benchmark - expenditure for every contract, with
+    MSSP truncation or without (it used to fall by the truncated-off share of the benchmark)."""
+    from vbsim.presets import mssp
+
+    pop = vbsim.Population([vbsim.Cohort("a", 3_000, vbsim.costs.Lognormal(mean=1e4, cv=3.0))])
+    paths = vbsim.simulate(pop, n_scenarios=50, years=2, seed=5, progress=False,
+                           thresholds=[1e5])
+    offers = {"trunc": mssp("E", msr=0.0, truncation=1e5), "plain": mssp("E", msr=0.0)}
+    st = evaluate(paths, offers)
+    total = st["payer_net"] + st["provider_net"]
+    np.testing.assert_allclose(total.sel(contract="trunc"), total.sel(contract="plain"),
+                               rtol=1e-12, atol=1e-3)
+    assert float(st["provider_net"].sel(contract="trunc").mean()) != float(
+        st["provider_net"].sel(contract="plain").mean())
+    # plain numbers: the truncated benchmark plus the cost truncated off stands in for it
+    s = mssp("E", msr=0.0, truncation=1e5).settle(benchmark=98e6, expenditure=100e6,
+                                                  excess={1e5: 2e6})
+    assert s.payment == 0.0 and s.payer_net == 0.0

@@ -551,6 +551,7 @@ def _ctx_for(contract: Any, ctx: dict[str, Any]) -> dict[str, Any]:
     out = dict(ctx)
     if any(getattr(s, "truncates_benchmark", False) for s in _stop_losses(contract)):
         out["benchmark"] = _truncated_benchmark(contract, ctx)
+        out["payer_benchmark"] = ctx["benchmark"]  # the payer still pays every claim
     need = _excess_keys(contract)
     for key in ("excess", "expected_excess"):
         if key in ctx:

@@ -69,9 +69,10 @@ PRESETS = {
 TERMS = {
     "capitation only": Contract("cap", capitation=Capitation(
         pmpm=950.0, risk_adjusted=True, withhold=0.05)),
-    "partial capitation + sl": Contract("pcap", capitation=Capitation(
-        pmpm=80.0, scope="partial", covered_share=0.2),
+    "global capitation + sl": Contract("gcap", capitation=Capitation(pmpm=900.0),
         stop_loss=IndividualStopLoss(T1, coinsurance=0.3, premium_pmpm=4.0)),
+    "partial capitation": Contract("pcap", capitation=Capitation(
+        pmpm=80.0, scope="partial", covered_share=0.2)),
     "payment withhold + p4p": Contract(
         "p4p", sharing=SharedSavings(rate=0.5, msr=0.01, cap=None),
         quality=QualityWithhold(rate=0.03, applies_to="payment", floor=0.4),

@@ -222,3 +222,18 @@ def test_preset_errors_name_the_preset_argument():
         lead("global", withhold=2.0)
     with pytest.raises(VbsimInputError, match="LEAD Professional"):
         lead("professional", discount=0.01)
+
+
+def test_stop_loss_on_a_partial_capitation_is_refused():
+    """The engine's excess is of whole member costs; under a 10% partial capitation it could
+    exceed the provider's covered spend (a review found recoveries of 300k on 120k covered)."""
+    from vbsim.contracts import Capitation
+
+    pcc = Capitation(pmpm=50.0, scope="partial", covered_share=0.1)
+    with pytest.raises(VbsimInputError, match="partial capitation"):
+        Contract("pcc", capitation=pcc, stop_loss=IndividualStopLoss(1e5))
+    Contract("aco", sharing=SharedSavings(rate=0.5), capitation=pcc,
+             stop_loss=IndividualStopLoss(1e5))  # an ACO reconciles total cost: allowed
+    g = Contract("tcc", capitation=Capitation(pmpm=1_000.0), stop_loss=IndividualStopLoss(1e5))
+    s = g.settle(expenditure=1.2e6, member_months=1_200, excess={1e5: 3e5})
+    assert s.stop_loss_recoveries == 3e5 and s.provider_net == pytest.approx(1.2e6 + 3e5 - 1.2e6)

@@ -17,8 +17,8 @@ from ._term import GATE_EPS
 
 # Context arrays the kernel reads, in the order of its ``inputs`` argument.
 INPUTS = ("quality_score", "member_months", "revenue", "relief", "risk_score", "covered_spend",
-          "covered_share", "msr_table")
-_IQ, _IMM, _IREV, _IREL, _IRISK, _ICOVSP, _ICOVSH, _IMSR = range(len(INPUTS))
+          "covered_share", "msr_table", "payer_benchmark")
+_IQ, _IMM, _IREV, _IREL, _IRISK, _ICOVSP, _ICOVSH, _IMSR, _IPB = range(len(INPUTS))
 
 # Parameter slots of one compiled contract (a float64 row).
 (P_DISCOUNT, P_SEQ,
@@ -63,11 +63,12 @@ def _kernel(a, b, blk, n_cells, bench, bidx, expd, qmet, inputs, has, exc, eexc,
     at ``rows[c] * n_cells + cell`` where ``write[c, k]``. Benchmark of contract c:
     ``bench[bidx[c] * n_cells + cell]``; stop-loss excess: ``exc[tidx[c] * n_cells + cell]``.
     """
-    (in_q, in_mm, in_rev, in_rel, in_risk, in_covsp, in_covsh, in_msr) = inputs
+    (in_q, in_mm, in_rev, in_rel, in_risk, in_covsp, in_covsh, in_msr, in_pb) = inputs
     (o_b0, o_disc, o_wh, o_whe, o_fb, o_e, o_rec, o_prem, o_cnt, o_g, o_r, o_sbc, o_seq, o_rel,
      o_sac, o_qa, o_pp, o_capit, o_cov, o_pay, o_pn, o_payer) = outs
     f_gate, f_hit, f_slhit, f_ok = flags
     has_q, has_rel, has_sp, has_sh = has[_IQ], has[_IREL], has[_ICOVSP], has[_ICOVSH]
+    has_pb = has[_IPB]
     nc = params.shape[0]
     inf = np.inf
     for i0 in range(a, b, blk):
@@ -82,7 +83,7 @@ def _kernel(a, b, blk, n_cells, bench, bidx, expd, qmet, inputs, has, exc, eexc,
             d = p[P_DISCOUNT]
             wk = int(p[P_WH_KIND])
             wrate, wfloor = p[P_WH_RATE], p[P_WH_FLOOR]
-            sl, keep = p[P_SL] > 0, 1.0 - p[P_SL_COINS]
+            sl, keep, trunc = p[P_SL] > 0, 1.0 - p[P_SL_COINS], p[P_SL_TRUNC] > 0
             pk, slp = int(p[P_SL_PREM_KIND]), p[P_SL_PREM]
             kind = int(p[P_SH_KIND])
             msr_tab, msr, mlr_tab, mlr = p[P_MSR_TAB] > 0, p[P_MSR], p[P_MLR_TAB] > 0, p[P_MLR]
@@ -288,4 +289,12 @@ def _kernel(a, b, blk, n_cells, bench, bidx, expd, qmet, inputs, has, exc, eexc,
                 if w20:
                     o_pn[o] = pn
                 if w21:
-                    o_payer[o] = (B0 - E) - pn
+                    # the payer pays every claim: against the untruncated benchmark (as
+                    # Contract.settle: given, row 0 when truncated here, or B0 + cost cut off)
+                    if has_pb:
+                        pb = in_pb[i]
+                    elif boff > 0:
+                        pb = bench[i]
+                    else:
+                        pb = B0 + (rec if trunc else 0.0)
+                    o_payer[o] = (pb - E) - pn

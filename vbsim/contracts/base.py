@@ -10,7 +10,9 @@ Pipeline (docs/contracts.md):
 4. sharing rule (gate, rate, sequestration on savings before the cap, relief, caps / limits);
 5. quality gate (voids positive shared savings), payment-type withhold, P4P;
 6. capitation / case-rate cash flows;
-7. provider_net, payer_net = (benchmark - expenditure) - provider_net.
+7. provider_net, payer_net = (benchmark - expenditure) - provider_net (with truncation, the
+   untruncated benchmark: context ``payer_benchmark``, else the truncated one plus the cost
+   truncated off).
 """
 
 from __future__ import annotations
@@ -34,6 +36,13 @@ from .stoploss import AggregateStopLoss, IndividualStopLoss
 SHARING_TYPES = (SharedSavings, TwoSidedRisk, Corridors, Bundle)
 STOP_LOSS_TYPES = (IndividualStopLoss, AggregateStopLoss)
 CAPITATION_TYPES = (Capitation, CaseRate)
+# The engine's excess is of each member's whole cost; a partial capitation's provider bears only
+# the covered services, whose cost above an attachment is not simulated.
+_PARTIAL_STOP_LOSS = (
+    "Contract.stop_loss with a partial capitation (covered share < 1) and no sharing rule is not "
+    "modelled: the excess above an attachment is of each member's whole cost, not of the "
+    "covered services the provider bears (it could exceed the covered spend); use a global "
+    "capitation or a sharing rule")
 
 
 def _slot(name: str, value: Any, types: tuple[type, ...]) -> None:
@@ -106,6 +115,9 @@ class Contract(Term):
                 "Contract.quality.applies_to must be 'payment' when there is no sharing rule "
                 "(a benchmark withhold needs a reconciliation); got 'benchmark'"
             )
+        if (sl and self.sharing is None and isinstance(self.capitation, Capitation)
+                and self.capitation.covered_share < 1):
+            raise VbsimInputError(_PARTIAL_STOP_LOSS)
         if not isinstance(self.source, str):
             raise VbsimInputError(f"Contract.source must be a string; got {self.source!r}")
 
@@ -179,11 +191,13 @@ class Contract(Term):
                 B = B - v["withhold"] + v["withhold_earned"]
         v["final_benchmark"] = B
         # 2. stop-loss
-        rec_total, prem_total, counted = zero, zero, E
+        rec_total, prem_total, counted, truncated = zero, zero, E, zero
         for sl in self.stop_loss or ():
             rec, prem = sl.apply(counted, B, ctx)
             counted = counted - rec
             rec_total, prem_total = rec_total + rec, prem_total + prem
+            if getattr(sl, "truncates_benchmark", False):
+                truncated = truncated + rec
         counted = counted + prem_total
         v["stop_loss_recoveries"], v["stop_loss_premium"] = rec_total, prem_total
         v["stop_loss_hit"] = rec_total > 0
@@ -227,7 +241,11 @@ class Contract(Term):
         else:
             provider_net = payment
         v["payment"], v["provider_net"] = payment, provider_net
-        v["payer_net"] = (B0 - E) - provider_net
+        # The payer pays every claim: its gain is measured against the untruncated benchmark,
+        # given on simulated paths as payer_benchmark; on plain numbers the truncated benchmark
+        # plus the truncated-off cost stands in for it (the same in expectation).
+        payer_b = ctx.get("payer_benchmark") if ctx.has("payer_benchmark") else B0 + truncated
+        v["payer_net"] = (payer_b - E) - provider_net
         return v
 
     def _repr_html_(self) -> str:

@@ -29,6 +29,7 @@ SCALAR_CONTEXT: dict[str, tuple[float, float]] = {
     "risk_score": (0.0, math.inf),
     "covered_spend": (0.0, math.inf),
     "covered_share": (0.0, 1.0),
+    "payer_benchmark": (0.0, math.inf),
 }
 BOOL_CONTEXT = ("quality_standard_met",)
 MAPPING_CONTEXT = ("excess", "expected_excess", "cases")
