@@ -68,3 +68,25 @@ def test_desynpuf_needs_explicit_negative_treatment(capsys):
     assert "negative total cost" in capsys.readouterr().err
     assert cli.main(["calibrate", "--desynpuf", str(DATA), "--negatives", "clip-to-zero"]) == 0
     assert "6 negative member-year totals set to 0" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("text, flags, message", [
+    ("member_id,year,cost\n1,2020,100\n2,2020,200\n3,2020,abc\n", [],
+     "non-numeric cost: line 4 (member 3, year 2020)"),
+    ("member_id,year,cost\n1,2020,100\n2,2020,200\n1,2021,1e300\n2,2021,3\n", [],
+     "|cost| above 10,000,000,000"),
+    ("member_id,year,cost\n1,2020,100\n2,2020,200\n1,2021,5\n", [],
+     "every year needs at least 2 member-years to measure its spread; year 2021 has 1"),
+    ("member_id,year,cost\n1,2020,100\n", ["--columns", "cost=Kost"],
+     "columns: 'Kost' (for cost) not in the table"),
+    ("member_id,year,cost\n1,2020,100\n1,2020,50\n2,2020,1\n", [],
+     "use duplicates='sum' (--duplicates sum)"),
+])
+def test_claims_errors_point_at_the_file(tmp_path, capsys, text, flags, message):
+    """Errors name the file's own line numbers (header = line 1) and the command-line flags."""
+    from vbsim.cli import main
+
+    f = tmp_path / "claims.csv"
+    f.write_text(text)
+    assert main(["calibrate", "--claims", str(f), *flags]) == 2
+    assert message in capsys.readouterr().err

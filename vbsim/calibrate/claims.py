@@ -39,13 +39,19 @@ __all__ = ["claims_statistics", "clean_claims", "from_claims", "read_desynpuf"]
 
 _TOPS = (0.01, 0.05, 0.10, 0.20)
 _MAX_LISTED = 5
+# Largest believable member-year cost (assumption: the costliest members run to a few million
+# dollars a year; 10^10 only rules out data errors, such as 1e300, that overflow the moments).
+MAX_COST = 1e10
 
 
 def _rows_msg(df, mask, what: str, rows: bool = True) -> str:
-    """``what`` with the first offending rows: input row label (``rows``), member and year."""
+    """``what`` with the first offending rows: where they are (``rows``; the line of a CSV
+    file, counting its header as line 1, or a DataFrame's index label), member and year."""
     bad = df[mask]
+    csv = df.attrs.get("csv", False)
     listed = ", ".join(
-        (f"row {i} (member {m}, year {y})" if rows else f"member {m} year {y}")
+        (f"{'line' if csv else 'row'} {i + 2 if csv else i} (member {m}, year {y})" if rows
+         else f"member {m} year {y}")
         for i, m, y in zip(bad.index[:_MAX_LISTED], bad["member_id"], bad["year"], strict=False)
     )
     more = f" and {len(bad) - _MAX_LISTED} more" if len(bad) > _MAX_LISTED else ""
@@ -76,7 +82,12 @@ def read_table(table: Any, columns: Mapping[str, str] | None, what: str) -> pd.D
         raise VbsimInputError(
             f"{what} must be a CSV path or a pandas DataFrame; got {type(table).__name__}")
     if columns:
+        absent = [f"{v!r} (for {k})" for k, v in columns.items() if v not in df.columns]
+        if absent:
+            raise VbsimInputError(f"{what}: columns: {', '.join(absent)} not in the table; "
+                                  f"it has {list(df.columns)}")
         df = df.rename(columns={v: k for k, v in columns.items()})
+    df.attrs["csv"] = isinstance(table, (str, os.PathLike))  # row i is file line i + 2
     return df
 
 
@@ -110,19 +121,22 @@ def clean_claims(
     missing = [c for c in ("member_id", "year", "cost") if c not in df.columns]
     if missing:
         raise VbsimInputError(
-            f"claims table must have columns member_id, year, cost (rename with columns=); "
+            f"claims table must have columns member_id, year, cost (map yours with columns= or "
+            f"--columns member_id=ID,year=YEAR,cost=PAID); "
             f"missing {missing}; has {list(df.columns)}"
         )
     notes: list[str] = []
     if cohort is not None:
         if "cohort" not in df.columns:
-            raise VbsimInputError(f"cohort={cohort!r} given but the table has no 'cohort' column")
+            raise VbsimInputError(f"cohort {cohort!r} asked for but the table has no 'cohort' "
+                                  "column")
         df = df[df["cohort"].astype(str) == str(cohort)]
         if df.empty:
             raise VbsimInputError(f"cohort {cohort!r} has no rows in the claims table")
         notes.append(f"cohort {cohort!r} only")
     elif "cohort" in df.columns and df["cohort"].nunique() > 1:
-        notes.append(f"{df['cohort'].nunique()} cohorts pooled (select one with cohort=)")
+        notes.append(f"{df['cohort'].nunique()} cohorts pooled (select one with cohort= or "
+                     "--cohort)")
     if df.empty:
         raise VbsimInputError("claims table has no rows")
 
@@ -134,6 +148,10 @@ def clean_claims(
     if cost.isna().any() or not np.all(np.isfinite(cost.to_numpy())):
         bad = cost.isna() | ~np.isfinite(cost.fillna(0).to_numpy())
         raise VbsimInputError("claims table: " + _rows_msg(df, bad, "rows with non-numeric cost"))
+    huge = cost.abs() > MAX_COST
+    if huge.any():
+        raise VbsimInputError("claims table: " + _rows_msg(
+            df, huge, f"rows with |cost| above {MAX_COST:,.0f} (a data error, not a claim)"))
     year = pd.to_numeric(df["year"], errors="coerce")
     bad_year = year.isna() | ~np.isfinite(year) | (year != np.round(year))
     if bad_year.any():
@@ -143,7 +161,8 @@ def clean_claims(
                    member_id=df["member_id"].astype(str))
     if risk_adjust:
         if "risk_score" not in df.columns:
-            raise VbsimInputError("risk_adjust=True needs a 'risk_score' column")
+            raise VbsimInputError("risk adjustment (risk_adjust=True, --risk-adjust) needs a "
+                                  "'risk_score' column")
         rs = pd.to_numeric(df["risk_score"], errors="coerce")
         bad = rs.isna() | ~(rs > 0)
         if bad.any():
@@ -157,7 +176,7 @@ def clean_claims(
         if duplicates == "error":
             raise VbsimInputError(
                 "claims table: " + _rows_msg(df, dup, "rows share a (member_id, year)")
-                + "; pass duplicates='sum' to add them"
+                + "; to add them use duplicates='sum' (--duplicates sum)"
             )
         n_pairs = df.loc[dup, ["member_id", "year"]].drop_duplicates().shape[0]
         notes.append(f"{int(dup.sum())} rows of {n_pairs} duplicated (member, year) pairs summed")
@@ -169,7 +188,7 @@ def clean_claims(
             raise VbsimInputError(
                 "claims table: "
                 + _rows_msg(df, neg, "member-years with negative total cost", rows=False)
-                + "; pass negatives='clip-to-zero' or 'drop' to treat them"
+                + "; to treat them use negatives='clip-to-zero' or 'drop' (--negatives ...)"
             )
         if negatives == "clip-to-zero":
             df.loc[neg, "cost"] = 0.0
@@ -197,6 +216,11 @@ def claims_statistics(frame: pd.DataFrame) -> dict[str, object]:
     >>> sorted(st), round(st["mean"], 2), sorted(st["per_year"])
     (['average', 'mean', 'per_year', 'persistence'], 116.67, [2020, 2021])
     """
+    small = {int(y): len(g) for y, g in frame.groupby("year", sort=True) if len(g) < 2}
+    if small:
+        raise VbsimInputError(
+            "claims table: every year needs at least 2 member-years to measure its spread; "
+            + ", ".join(f"year {y} has {n}" for y, n in small.items()))
     per_year = {int(y): empirical_summary(g["cost"].to_numpy())
                 for y, g in frame.groupby("year", sort=True)}
     keys = next(iter(per_year.values())).keys()
