@@ -316,7 +316,8 @@ def fan_chart(da: xr.DataArray, ax: Any = None,
         raise VbsimInputError(f"fan_chart: percentiles must be in [0, 100]; got {percentiles}")
     x = x or rest[0]
     xs = da[x].values if x in da.coords else np.arange(da.sizes[rest[0]])
-    q = np.percentile(da.transpose(dim, rest[0]).values, pct, axis=0)
+    q = np.percentile(da.transpose(dim, rest[0]).values, pct, axis=0,
+                      method="inverted_cdf")  # the lower empirical quantile, as the tables
     ax = _axes(ax)
     k = len(pct)
     for i in range(k // 2):

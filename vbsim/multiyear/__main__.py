@@ -19,7 +19,7 @@ def _table(summary) -> str:  # type: ignore[no-untyped-def]
 
     cols = [("NPV mean $M", "npv_mean", 1e6), ("NPV 5% $M", "npv_q05", 1e6),
             ("NPV median $M", "npv_q50", 1e6), ("NPV 95% $M", "npv_q95", 1e6),
-            ("TVaR95 $M", "npv_tvar95", 1e6), ("P(NPV<0)", "p_npv_negative", 1.0),
+            ("TVaR95 loss $M", "npv_tvar95", 1e6), ("P(NPV<0)", "p_npv_negative", 1.0),
             ("P(breach)", "p_breach", 1.0)]
     rows = [["strategy"] + [c[0] for c in cols]]
     for name, r in summary.iterrows():

@@ -24,14 +24,17 @@ def percentile_bands(
 ) -> xr.DataArray:
     """Percentiles over scenarios for each ``dim`` value: DataArray (quantile, dim[, ...]).
 
+    The lower empirical quantile ``x_(ceil(n q))``, as in every table (:mod:`vbsim.metrics`), so a
+    fan chart's median is the table's median.
+
     >>> import xarray as xr, numpy as np
     >>> da = xr.DataArray(np.arange(10.0)[:, None] * [1, 2], dims=("scenario", "year"))
     >>> percentile_bands(da, qs=(0.5,)).values.tolist()
-    [[4.5, 9.0]]
+    [[4.0, 8.0]]
     """
     if "scenario" not in da.dims or dim not in da.dims:
         raise VbsimInputError(f"fan chart data need dims 'scenario' and {dim!r}; got {da.dims}")
-    return da.quantile(list(qs), dim="scenario")
+    return da.quantile(list(qs), dim="scenario", method="inverted_cdf")
 
 
 def fan_chart(
