@@ -198,6 +198,27 @@ def image_suffixes() -> list[str]:
     return sorted(FigureCanvasBase.get_supported_filetypes())
 
 
+def check_cohort_names(field: str, named: Iterable[str], cohorts: Iterable[str]) -> None:
+    """A per-cohort table must name every cohort of the population, and only those.
+
+    A cohort left out would silently go unattached (overstating the provider's risk); a name
+    that is no cohort is a typo.
+
+    >>> check_cohort_names("truncate_at", ["a", "b"], ["a", "b"])
+    >>> check_cohort_names("truncate_at", ["a", "c"], ["a", "b"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    vbsim._validate.VbsimInputError: truncate_at must name every cohort ...; missing ['b'], ...
+    """
+    named, cohorts = list(named), list(cohorts)
+    missing = [c for c in cohorts if c not in named]
+    unknown = [c for c in named if c not in cohorts]
+    if missing or unknown:
+        raise VbsimInputError(
+            f"{field} must name every cohort of the population and only those; "
+            f"missing {missing}, not cohorts {unknown}; cohorts: {cohorts}")
+
+
 def check_flag(field: str, value: Any) -> bool:
     """``value`` as a bool, after checking it is True or False (numpy booleans too).
 

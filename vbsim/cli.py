@@ -70,6 +70,24 @@ def _run_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_block_arguments(p: argparse.ArgumentParser) -> None:
+    """``--scheduler``, ``--checkpoint`` and ``--block-scenarios`` (scenario blocks on Dask and
+    resumable runs), shared by ``vbsim run`` and ``python -m vbsim.multiyear``.
+
+    >>> p = argparse.ArgumentParser()
+    >>> add_block_arguments(p)
+    >>> p.parse_args(["--checkpoint", "runs/x"]).block_scenarios
+    1000
+    """
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run scenario blocks on Dask: 'local' for a LocalCluster, or a "
+                        "scheduler address such as tcp://host:8786")
+    p.add_argument("--checkpoint", default=None, metavar="DIR",
+                   help="save finished scenario blocks in DIR; a rerun resumes from them")
+    p.add_argument("--block-scenarios", type=int, default=1000,
+                   help="scenarios per block with --scheduler/--checkpoint (default 1000)")
+
+
 def _save_plot(res: object, path: str) -> None:
     """Two panels a negotiator can paste into an e-mail: distributions and loss tails."""
     import matplotlib
@@ -106,13 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--plot", default=None, metavar="PNG",
                    help="save histograms and loss-exceedance curves of every contract")
     r.add_argument("--no-progress", action="store_true", help="never show a progress bar")
-    r.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="run scenario blocks on Dask: 'local' for a LocalCluster, or a "
-                        "scheduler address such as tcp://host:8786")
-    r.add_argument("--checkpoint", default=None, metavar="DIR",
-                   help="save finished scenario blocks in DIR; a rerun resumes from them")
-    r.add_argument("--block-scenarios", type=int, default=1000,
-                   help="scenarios per block with --scheduler/--checkpoint (default 1000)")
+    add_block_arguments(r)
     r.add_argument("--per-year", action="store_true",
                    help="for a [multiyear] scenario, settle each simulated year on the engine's "
                         "benchmark instead of the multi-year benchmark rules")

@@ -26,7 +26,7 @@ import numpy as np
 import xarray as xr
 
 from ._threads import num_threads
-from ._validate import VbsimInputError, check_list, check_real
+from ._validate import VbsimInputError, check_cohort_names, check_list, check_real
 from .contracts.settlement import FLAGS as _FLAGS
 from .contracts.stoploss import cohort_values, stop_loss_thresholds
 
@@ -115,12 +115,7 @@ def cohort_threshold_columns(paths: xr.Dataset, attachment: Any, field: str) -> 
     cohorts = [str(c) for c in paths["cohort"].values]
     pairs = dict(attachment) if isinstance(attachment, tuple) else {c: attachment
                                                                     for c in cohorts}
-    missing = [c for c in cohorts if c not in pairs]
-    unknown = [k for k in pairs if k not in cohorts]
-    if missing or unknown:
-        raise VbsimInputError(
-            f"{field}: a per-cohort attachment must name every cohort of the population and "
-            f"only those; missing {missing}, not cohorts {unknown}; cohorts: {cohorts}")
+    check_cohort_names(f"{field}: a per-cohort attachment", pairs, cohorts)
     thr = (paths["threshold"].values.astype(float) if "threshold" in paths.dims
            else np.zeros(0))
     idx = []

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from ._spec import build_dataclass
-from ._validate import VbsimInputError, check_int, check_real
+from ._validate import VbsimInputError, check_cohort_names, check_int, check_real
 from .engine.kernel import GROUP
 
 _TOP_KEYS = ("name", "description", "simulation", "population", "drivers", "settlement",
@@ -321,15 +321,9 @@ def _check_cohorts(contract: Any, population: Any, where: str) -> None:
         att = getattr(sl, "attachment", None)
         if not isinstance(att, tuple):
             continue
-        keys = [k for k, _ in att]
-        missing = [n for n in names if n not in keys]
-        unknown = [k for k in keys if k not in names]
-        if missing or unknown:
-            what = "truncation" if getattr(sl, "truncates_benchmark", False) else "attachment"
-            raise VbsimInputError(
-                f"{where}: stop_loss[{i}] per-cohort {what} must name every cohort of the "
-                f"population and only those; missing {missing}, not cohorts {unknown}; "
-                f"cohorts: {names}")
+        what = "truncation" if getattr(sl, "truncates_benchmark", False) else "attachment"
+        check_cohort_names(f"{where}: stop_loss[{i}] per-cohort {what}", [k for k, _ in att],
+                           names)
 
 
 def _resolve_terms(v: Any, population: Any, drivers: Any, where: str) -> Any:

@@ -76,13 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("--plot", default=None, metavar="PNG",
                     help="save fan charts of cumulative cash by strategy and the NPV histograms")
-    ap.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                    help="run scenario blocks on Dask: 'local' for a LocalCluster, or a "
-                         "scheduler address such as tcp://host:8786")
-    ap.add_argument("--checkpoint", default=None, metavar="DIR",
-                    help="save each finished block here; a rerun resumes from them")
-    ap.add_argument("--block-scenarios", type=int, default=1000,
-                    help="scenarios per block with --scheduler/--checkpoint (default 1000)")
+    from vbsim.cli import add_block_arguments
+
+    add_block_arguments(ap)
     a = ap.parse_args(argv)
     try:
         check_output_path("--out", a.out)  # before the run, not after it

@@ -39,7 +39,7 @@ from typing import Any
 
 import xarray as xr
 
-from vbsim._validate import VbsimInputError, check_array, check_real
+from vbsim._validate import VbsimInputError, check_array, check_cohort_names, check_real
 
 from .benchmark import BenchmarkRule
 from .cash import CashTerms
@@ -306,13 +306,8 @@ savings_by_year, cohort_growth, risk_drift, coding_drift, cohort_transitions, ca
                 raise VbsimInputError(f"{w}.cohort_trend.{c}: no such cohort; cohorts: "
                                       f"{', '.join(cohorts)}")
         if isinstance(strat.rule.truncate_at, tuple):
-            named = [c for c, _ in strat.rule.truncate_at]
-            missing = [c for c in cohorts if c not in named]
-            unknown = [c for c in named if c not in cohorts]
-            if missing or unknown:
-                raise VbsimInputError(
-                    f"{w}.truncate_at must name every cohort of the population and only those; "
-                    f"missing {missing}, not cohorts {unknown}")
+            check_cohort_names(f"{w}.truncate_at", [c for c, _ in strat.rule.truncate_at],
+                               cohorts)
     rates: dict[str, dict[str, float]] = {}
     for key in ("cohort_growth", "risk_drift", "coding_drift"):
         rates[key] = {}
