@@ -104,6 +104,10 @@ def mssp(
         )
     if msr != "table":
         msr = check_choice("msr", msr, MSSP_MSR_CHOICES)
+        if assigned_beneficiaries is not None:
+            raise VbsimInputError(
+                "assigned_beneficiaries only sets the MSR from the size table (msr='table' or "
+                f"None); with a fixed msr={msr!r} it would be ignored, so leave one of them out")
     note = ""
     if msr == "table" and assigned_beneficiaries is not None:
         n = check_int("assigned_beneficiaries", assigned_beneficiaries, 5_000)

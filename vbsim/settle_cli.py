@@ -360,6 +360,7 @@ def main(argv: Sequence[str] | argparse.Namespace | None = None) -> int:
     >>> main(["--contract", "mssp:E:0.02", "--benchmark", "100e6", "--expenditure", "103e6"])
     row  contract      benchmark    expenditure  rate    gate  cap  payment   provider  payer
     1    MSSP BASIC E  100,000,000  103,000,000  -3.00%  yes   no   -900,000  -900,000  -2,100,000
+    note: without --revenue, MSSP BASIC E: revenue loss limit not applied
     0
     >>> main(["--benchmark", "100e6", "--expenditure", "97e6"])  # no contract: error, status 2
     2
@@ -377,13 +378,19 @@ def main(argv: Sequence[str] | argparse.Namespace | None = None) -> int:
             contracts += scenario_contracts(args.scenario)
         if not contracts:
             raise VbsimInputError("give at least one --contract (or --scenario FILE.toml)")
-        records = settle_rows(contracts, _rows(args))
+        rows = _rows(args)
+        records = settle_rows(contracts, rows)
     except VbsimInputError as exc:
         if isinstance(argv, argparse.Namespace):
             raise
         print(f"vbsim settle: error: {exc}", file=sys.stderr)
         return 2
     print(format_table(records))
+    no_revenue = [c.name for c in contracts
+                  if getattr(c.sharing, "loss_limit_revenue", None) is not None
+                  and any("revenue" not in ctx for _, ctx in rows)]
+    if no_revenue:
+        print(f"note: without --revenue, {', '.join(no_revenue)}: revenue loss limit not applied")
     if args.out:
         with open(args.out, "w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=list(records[0]))

@@ -237,3 +237,9 @@ def test_stop_loss_on_a_partial_capitation_is_refused():
     g = Contract("tcc", capitation=Capitation(pmpm=1_000.0), stop_loss=IndividualStopLoss(1e5))
     s = g.settle(expenditure=1.2e6, member_months=1_200, excess={1e5: 3e5})
     assert s.stop_loss_recoveries == 3e5 and s.provider_net == pytest.approx(1.2e6 + 3e5 - 1.2e6)
+
+
+def test_mssp_beneficiaries_with_a_fixed_msr_is_an_error():
+    assert 0.02 < mssp("E", assigned_beneficiaries=12_000).sharing.msr < 0.04  # from the table
+    with pytest.raises(VbsimInputError, match="assigned_beneficiaries only sets the MSR"):
+        mssp("E", msr=0.02, assigned_beneficiaries=12_000)
