@@ -141,6 +141,11 @@ def test_compare_uses_the_same_paths_and_matches_separate_runs():
     assert tab.loc["LEAD Global", "npv_mean_se"] == pytest.approx(npv.std(ddof=1) / np.sqrt(60))
     q05 = np.sort(npv)[int(np.ceil(0.05 * 60)) - 1]  # lower empirical quantile x_(ceil(n q))
     assert tab.loc["LEAD Global", "npv_q05"] == pytest.approx(q05)
+    # the comparison reports the capitation the cash flows assume (TCC: the final benchmark)
+    lg = cmp.sel(contract="LEAD Global")
+    np.testing.assert_allclose(lg["capitation"], lg["final_benchmark"], rtol=1e-12)
+    np.testing.assert_allclose(lg["covered_spend"], lg["expenditure"], rtol=1e-12)
+    assert not cmp["capitation"].sel(contract="MSSP ENHANCED").values.any()
     # 60 scenarios leave 3 below the 5% quantile: too few for its error, reported as NaN
     assert np.isnan(tab.loc["LEAD Global", "npv_q05_se"])
     pb = cmp["ever_breached"].sel(contract="MSSP ENHANCED").values.mean()

@@ -18,7 +18,7 @@ import xarray as xr
 from vbsim._validate import VbsimInputError
 
 from .benchmark import BenchmarkRule, FixedBenchmark, RebasedBenchmark
-from .cash import CashTerms, cash_flows
+from .cash import CashTerms, _advance, cash_flows
 from .contract import MultiYearContract
 
 __all__ = [
@@ -180,7 +180,13 @@ def compare(
         if not isinstance(s, MultiYearContract):
             raise VbsimInputError(f"strategies[{name!r}] must be a MultiYearContract; got {s!r}")
         st = s.settle_paths(paths, revenue_share=revenue_share, **context)
-        cf = cash_flows(st, _cash_for(cash, name))
+        terms = _cash_for(cash, name)
+        cf = cash_flows(st, terms)
+        if terms.capitation_share is not None:
+            # report the capitation the cash flows assume, not the contract's (absent) term
+            cap, covered = _advance(st, terms)
+            st = st.assign(capitation=(("scenario", "year"), cap),
+                           covered_spend=(("scenario", "year"), covered))
         rows.append(xr.merge([st, cf], combine_attrs="drop"))
     n_cash = max(r.sizes["cash_year"] for r in rows)
     padded = []
