@@ -33,11 +33,14 @@ from vbsim.engine import rng
 
 __all__ = ["Drivers", "DriverPaths", "driver_paths", "read_trend_file"]
 
-TREND_MEAN = 0.04  # DOMAIN.md s5: assignable trend -0.2..3.8% (2012-18), prospective 4.3-5.1%
+# assumption: between DOMAIN.md s5's realised assignable trend (-0.2..3.8%, 2012-18) and its
+# 2024-25 prospective 4.3-5.1%; neither figure is 4%
+TREND_MEAN = 0.04
 TREND_SD = 0.02  # assumption: "forecast errors of several points occur" (DOMAIN.md s5)
 TREND_CORR = 0.5  # assumption: year-to-year correlation of the trend error
 SHOCK_PROB = 0.05  # assumption: about one shock year in twenty
-SHOCK_SIZE = 0.045  # DOMAIN.md s5: 2024-25 ran ~9% against a prospective 4.3-5.1%
+SHOCK_SIZE = 0.045  # DOMAIN.md s5: 2024-25 ran ~9% against a prospective 4.3-5.1% (9 - 4.3..5.1
+                    # = 3.9..4.7 points)
 BENCHMARK_SD = 0.015  # assumption: benchmark update error sd
 BENCHMARK_CORR = 0.7  # assumption: national/regional update tracks the population's own trend
 SHOCK_PASS_THROUGH = 0.5  # assumption: half of a shock reaches the benchmark update
@@ -62,7 +65,8 @@ class Drivers:
     ----------
     trend_mean : float or sequence of float
         Expected cost growth per year (a list gives one value per year and must cover all
-        simulated years), each in [-0.2, 0.5]. Default 0.04 (DOMAIN.md s5).
+        simulated years), each in [-0.2, 0.5]. Default 0.04 (assumption between the realised
+        2012-18 range and the 2024-25 prospective rates of DOMAIN.md s5).
     trend_sd : float
         Sd of the trend error, in [0, 0.1]. Default 0.02 (assumption).
     trend_corr : float

@@ -60,7 +60,8 @@ __all__ = [
 
 PUF_FILE = "mssp_puf_py2018.csv"
 # Size bins (assigned beneficiaries, lower edge included): MSSP requires 5,000 assigned
-# beneficiaries (DOMAIN.md s2; the 16 PY2018 ACOs below it are left out); edges: assumption.
+# beneficiaries (42 CFR 425.110 [R]: not in DOMAIN.md, whose s2 MSR table starts at 5,000; the
+# 16 PY2018 ACOs below it are left out); edges: assumption.
 SIZE_BINS: tuple[tuple[int, int | None], ...] = (
     (5_000, 10_000), (10_000, 20_000), (20_000, 50_000), (50_000, None))
 # Person-year shares by enrolment type over the 548 PY2018 ACOs (N_AB_Year_*_PY columns of
@@ -737,6 +738,11 @@ def main() -> None:  # pragma: no cover - regenerates docs/figures/reality_check
     """
     import matplotlib.pyplot as plt
 
+    pop = mix_population(10_000)
+    tm = Drivers().trend_mean
+    points = truncation_points(pop, trend=tm[0] if isinstance(tm, tuple) else tm)
+    print("Truncation points (the model's 99th percentiles, year-1 trend): " + ", ".join(
+        f"{c.name} ${t:,.0f}" for c, t in zip(pop.cohorts, points, strict=True)))
     table = compare()
     print("Expenditure truncated at the model's 99th percentile per enrolment type:")
     print(markdown_table(table))

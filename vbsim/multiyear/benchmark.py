@@ -41,7 +41,10 @@ from vbsim.contracts.stoploss import cohort_values
 __all__ = ["BenchmarkRule", "FixedBenchmark", "RebasedBenchmark", "update_index"]
 
 MSSP_WEIGHTS = (0.1, 0.3, 0.6)  # base-year weights, first agreement [C, DOMAIN.md s.2]
-EQUAL_WEIGHTS = (1 / 3, 1 / 3, 1 / 3)  # rebased agreements [R: MSSP 2016 rule; not in DOMAIN.md]
+# Rebased agreements weight their base years equally [R: the MSSP 2016 rule for renewing ACOs;
+# not in DOMAIN.md, whose 10/30/60 is for a first agreement; whether today's rules keep it is
+# not confirmed here, so treat it as an assumption to check against the current CMS spec]
+EQUAL_WEIGHTS = (1 / 3, 1 / 3, 1 / 3)
 RISK_CAP_UP = 0.03  # risk-score growth cap over an agreement [C, DOMAIN.md s.2]
 ACPT_WEIGHT = 1 / 3  # MSSP update = 1/3 prospective trend + 2/3 realised [C, DOMAIN.md s.2]
 

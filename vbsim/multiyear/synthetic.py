@@ -33,6 +33,9 @@ def demo_paths(
 ) -> xr.Dataset:
     """Cost paths whose cost per person-year is ``cost_pc * (1 + trend) ** (year - 1)``.
 
+    For tests and examples: the default sizes, costs, trend and quality are illustrative, not
+    calibrated (the standard cohorts are in :func:`vbsim.population.standard_cohort`).
+
     Parameters
     ----------
     n_scenarios, years:
