@@ -178,3 +178,38 @@ def test_attachment_with_loaded_premium_on_a_simulated_grid():
     be = breakeven(rs, a.replace(**{"stop_loss.0.attachment": 60_000.0}), a,
                    "stop_loss.0.attachment", bracket=(55_000.0, 390_000.0))
     assert be.value == pytest.approx(125_000.0, rel=1e-6)
+
+
+@pytest.fixture(scope="module")
+def default_result():
+    import vbsim
+
+    return vbsim.run("scenarios/default.toml", n_scenarios=1000, progress=False)
+
+
+def test_a_jump_is_no_break_even(default_result):
+    """An aggregate stop-loss attachment moves a scenario's loss across the layer at once: the
+    TVaR99 difference jumps from -0.77M to +1.17M with no zero in between. This used to be
+    reported as a break-even '1.01 ± 8e-06'; now: no break-even, no error bar, and why."""
+    from vbsim.contracts import AggregateStopLoss
+
+    agg = presets.mssp("ENHANCED", msr=0.02).replace(stop_loss=AggregateStopLoss(
+        attachment=1.05, limit=1.3, basis="benchmark", premium_rate=0.01))
+    ref = presets.mssp("ENHANCED", msr=0.02).replace(**{"sharing.loss_limit_benchmark": 0.004})
+    be = breakeven(default_result, agg, ref, "stop_loss.0.attachment", measure="tvar99",
+                   bracket=(0.9, 1.2))
+    assert np.isnan(be.se) and abs(be.difference) > 2 * be.difference_se
+    assert be.note.startswith("no break-even: the difference jumps")
+    assert str(be).startswith("MSSP ENHANCED: no stop_loss.0.attachment makes its TVaR_99")
+
+
+def test_staircase_tail_measure_gets_a_realistic_error(default_result):
+    """TVaR99 against the MSR is a staircase (scenarios cross the MLR one by one): a central
+    difference on one step gave ± 5e-06 where resampling gives ~1e-3. The delta method's secant
+    now spans 4 standard errors of the difference; compare with the bootstrap."""
+    ref = presets.mssp("ENHANCED", msr=0.02).replace(**{"sharing.loss_limit_benchmark": 0.004})
+    kw = dict(measure="tvar99", bracket=(0.015, 0.03))
+    delta = breakeven(default_result, "mssp_basic_e", ref, "sharing.msr", **kw)
+    boot = breakeven(default_result, "mssp_basic_e", ref, "sharing.msr", uncertainty="bootstrap",
+                     n_boot=100, **kw)
+    assert np.isfinite(delta.se) and 0.5 * boot.se < delta.se < 4 * boot.se

@@ -134,10 +134,18 @@ def corridor_width(band: int = 0, path: str = "sharing") -> Callable[[Any, float
     return width
 
 
+# Parameters that are shares or rates in [0, 1], by their last path component (a substring
+# test took capitation.pmpm for a cap and an aggregate stop-loss's limit, a multiple, for one).
+_UNIT_PARAMS = ("rate", "share", "msr", "mlr", "discount", "coinsurance", "cap", "savings_cap",
+                "loss_limit", "loss_limit_benchmark", "loss_limit_revenue", "withhold",
+                "stop_gain", "stop_loss", "quality_adjustment", "sequestration", "floor",
+                "ceiling", "slope", "premium_rate")
+
+
 def _default_bracket(name: str, current: Any) -> tuple[float, float]:
-    low = name.lower()
-    if any(k in low for k in ("rate", "share", "msr", "mlr", "discount", "coinsurance",
-                              "cap", "limit", "withhold", "width", "bands")):
+    leaf = name.lower().split(".")[-1]
+    if leaf in _UNIT_PARAMS or leaf.endswith(("_rate", "_share")) or "width" in leaf \
+            or "bands" in name.lower():
         return (0.0, 1.0)
     if isinstance(current, (int, float)) and current > 0:
         return (current / 4.0, current * 4.0)
@@ -182,6 +190,11 @@ class BreakEven:
 
     def __str__(self) -> str:
         lo, hi = self.ci
+        if math.isnan(self.se) and self.note.startswith("no break-even"):
+            s = (f"{self.offer}: no {self.parameter} makes its {self.measure} equal to "
+                 f"{self.reference}'s ({self.reference_value:,.6g}); the difference changes sign "
+                 f"by a jump at {self.value:.6g}; {self.n_scenarios:,} scenarios")
+            return s + f"\nnote: {self.note}"
         s = (f"{self.offer}: {self.parameter} = {self.value:.6g} ± {self.se:.2g} "
              f"(95% CI {lo:.5g} to {hi:.5g}, {self.uncertainty}) makes its {self.measure} equal "
              f"to {self.reference}'s ({self.reference_value:,.6g}); difference there "
@@ -230,7 +243,7 @@ def breakeven(
         Contracts, or names of contracts in ``result.scenario.contracts``. ``offer`` is varied.
     parameter:
         Dotted path of ``offer.params()`` (``"sharing.rate"``, ``"sharing.msr"``,
-        ``"stop_loss.attachment"``, ...) or a setter ``f(contract, value) -> contract`` such as
+        ``"stop_loss.0.attachment"``, ...) or a setter ``f(contract, value) -> contract`` such as
         :func:`corridor_width`.
     bracket:
         (low, high) containing the root; default (0, 1) for rates and shares, else a factor 4
@@ -316,14 +329,29 @@ def breakeven(
     v_b, if_b = stat_of(x_b(root))
     d_root = v_b - m_a
     d_se = se_of(if_b - if_a)
+    # A jump: D is far from 0 at its sign change (a gate such as the MSR/MLR moves many
+    # scenarios at once), so no value equalises the offers: the jump is shown without an
+    # error bar. Elsewhere the sample D of a tail measure is still a staircase (each scenario
+    # crossing a gate is a step), so the slope is a secant over a window in which D moves by
+    # at least 4 of its standard errors, not a central difference that may sit on one step.
+    jump = not step_fn and not flat and math.isfinite(d_se) and abs(d_root) > 2 * d_se
     slope = _slope(diff, root, lo, hi,
-                   min_change=max(4 * d_se, 10 / x_a.size) if step_fn else 0.0)
-    if uncertainty == "delta":
+                   min_change=max(4 * d_se, 10 / x_a.size) if step_fn else 4 * d_se)
+    if jump:
+        se = math.nan
+    elif uncertainty == "delta":
         se = d_se / abs(slope) if slope != 0 else math.inf
     else:
         se = _bootstrap_se(diff, lo_b, hi_b, lo, hi, root, x_a.size,
                            check_int("n_boot", n_boot, 10, 10**5), seed, step_fn)
     note = flat
+    if jump:
+        eps = 1e-9 * (hi - lo)
+        left, right = diff(max(lo, root - eps)), diff(min(hi, root + eps))
+        note += ("; " if note else "") + (
+            f"no break-even: the difference jumps at {pname} = {root:.6g}, from {left:,.4g} to "
+            f"{right:,.4g} ({abs(d_root) / d_se:.1f} standard errors from zero there), as "
+            "scenarios cross a gate (such as the MSR/MLR) together; the jump is shown")
     if n_changes > 1:
         note += ("; " if note else "") + (
             f"the difference changes sign {n_changes} times on a {N_SCAN}-point scan of the "
@@ -364,6 +392,12 @@ def _sign_change(diff: Callable[[float], float], lo: float, hi: float, pname: st
         raise VbsimInputError(
             f"the {measure} difference is exactly zero for every {pname} in [{lo:g}, {hi:g}]: the "
             "measure does not depend on this parameter here; choose another parameter or measure"
+        )
+    if fin.size > 1 and np.all(fin == fin[0]):
+        raise VbsimInputError(
+            f"the {measure} difference is {fin[0]:,.4g} for every {pname} in [{lo:g}, {hi:g}]: "
+            "the measure does not depend on this parameter here (e.g. a capitation inside a "
+            "sharing rule is an advance, netted in the reconciliation); choose another parameter"
         )
     sgn = np.sign(vals)
     changes = int(np.sum((sgn[:-1] * sgn[1:] < 0) | ((sgn[:-1] == 0) & (sgn[1:] != 0))))
