@@ -79,6 +79,10 @@ def _pad(values: list[float]) -> np.ndarray:
     return out
 
 
+# Largest mean annual cost per member-year a model accepts (assumption: far above any real
+# cohort, ~$10k-$100k; it rules out inf and values that overflow the quantile tables).
+MAX_MEAN = 1e9
+
 class CostModel:
     """Base class: ``stop_loss`` from ``lev``, ``sd``/``cv`` from ``var``.
 
@@ -140,7 +144,8 @@ class Lognormal(CostModel):
     cv: float = 2.0  # DE-SynPUF full-year members: cv 1.9-2.2 (shared/data summary CSV) [C]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "mean", check_real("Lognormal.mean", self.mean, 0, lo_open=True))
+        object.__setattr__(self, "mean", check_real("Lognormal.mean", self.mean, 0, MAX_MEAN,
+                                                    lo_open=True))
         object.__setattr__(self, "cv", check_real("Lognormal.cv", self.cv, 0, 20, lo_open=True))
 
     @property
@@ -249,7 +254,7 @@ class Spliced(CostModel):
 
     def __post_init__(self) -> None:
         f = object.__setattr__
-        f(self, "mean", check_real("Spliced.mean", self.mean, 0, lo_open=True))
+        f(self, "mean", check_real("Spliced.mean", self.mean, 0, MAX_MEAN, lo_open=True))
         f(self, "cv", check_real("Spliced.cv", self.cv, 0, 20, lo_open=True))
         f(self, "zero_share", check_real("Spliced.zero_share", self.zero_share, 0, 0.9))
         f(self, "tail_share", check_real("Spliced.tail_share", self.tail_share, 0, 0.5))

@@ -50,6 +50,8 @@ QUALITY_COST_CORR = 0.0  # assumption: independent of cost performance
 
 
 def _by_year(field: str, value: Any, lo: float, hi: float) -> float | tuple[float, ...]:
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        value = value.tolist()
     if isinstance(value, Sequence) and not isinstance(value, str):
         if not value:
             raise VbsimInputError(f"{field} must be a number or a non-empty list of numbers")

@@ -480,24 +480,10 @@ MEMBER_GRID = 2**15  # log-spaced table points (assumption; linear interp. error
 
 def _tenure_nodes(c: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Year-1 risk scores, weights and uncapped death probabilities of a cohort's starting
-    members: Gauss-Hermite nodes over the risk score ``R``, each split by the prior tenure ``A``
-    of a stationary start with ageing (:func:`vbsim.engine.kernel.prior_tenure`: ``A =
-    floor(log U / log(1 - q))`` capped at ``TENURE_MAX``, so ``P(A = k) = (1 - q)^k q`` below the
-    cap). Nodes of zero weight are dropped."""
-    from vbsim.engine.kernel import TENURE_MAX
+    members (:func:`vbsim.population.start_nodes` on this module's risk nodes)."""
+    from vbsim.population import start_nodes
 
-    r, w = _risk_nodes(1.0, c.risk_sd)
-    mraw = c.mortality * r
-    if not (c.stationary_start and (c.risk_ageing or c.mortality_ageing)):
-        return r, w, mraw
-    q = np.minimum(mraw, 1.0 - c.churn) + c.churn
-    k = np.arange(int(TENURE_MAX) + 1, dtype=float)
-    stay = np.where((q > 0) & (q < 1), 1.0 - q, 0.0)[:, None]  # q = 0 or 1: no tenure (A = 0)
-    pk = np.where(k < TENURE_MAX, stay**k * (1.0 - stay), stay**k)
-    ra, ma = (1.0 + c.risk_ageing) ** k, (1.0 + c.mortality_ageing) ** k
-    wk = (w[:, None] * pk).ravel()
-    keep = wk > 0.0
-    return ((r[:, None] * ra).ravel()[keep], wk[keep], (mraw[:, None] * ma).ravel()[keep])
+    return start_nodes(c, *_risk_nodes(1.0, c.risk_sd))
 
 
 class YearOneMember:

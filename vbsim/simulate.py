@@ -98,7 +98,7 @@ def _as_population(population: Any) -> Population:
         return population
     if isinstance(population, Cohort):
         return Population([population])
-    if isinstance(population, Iterable):
+    if isinstance(population, Iterable) and not isinstance(population, (str, bytes)):
         return Population(population)
     raise VbsimInputError(f"population must be a Population or Cohorts; got {population!r}")
 

@@ -121,3 +121,22 @@ def test_stationary_tenure_with_a_vanishing_exit_rate_is_the_cap():
     got = a["risk_score"].sel(year=1).values.mean()
     se = math.sqrt(math.exp(0.25) - 1.0) / math.sqrt(2 * 2_000) * 1.04**TENURE_MAX
     assert abs(got - 1.04**TENURE_MAX) < 4 * se
+
+
+@pytest.mark.parametrize("ageing", [dict(risk_ageing=0.03, mortality_ageing=0.09),
+                                    dict(mortality_ageing=0.09, churn=0.05)])
+def test_default_benchmark_is_fair_in_year_one_with_ageing(ageing):
+    """With a stationary start, starting members have aged already: their death probabilities
+    grew by (1 + mortality_ageing)^A. The closed forms took tenure 0, so the default benchmark
+    sat 19-39% below year-1 cost (a review: cost / benchmark 1.26 at 3% / 9% ageing)."""
+    from vbsim.costs import Spliced
+
+    flat = Drivers(trend_mean=0.0, trend_sd=0.0, shock_prob=0.0, benchmark_sd=0.0)
+    c = Cohort("a", 3_000, Spliced(mean=11_000.0), **ageing)
+    p = simulate(Population([c]), flat, n_scenarios=200, years=1, seed=3, progress=False)
+    cost = p["cost"].sum(["cohort", "year"]).values
+    ratio = cost / p["benchmark"].sum(["cohort", "year"]).values
+    assert abs(ratio.mean() - 1.0) < 4 * ratio.std(ddof=1) / np.sqrt(ratio.size)
+    pbpy = cost / (p["member_months"].sum(["cohort", "year"]).values / 12)
+    assert abs(pbpy.mean() / c.expected_cost_pbpy() - 1) < 4 * pbpy.std(ddof=1) / np.sqrt(
+        pbpy.size) / pbpy.mean()

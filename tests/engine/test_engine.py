@@ -234,3 +234,25 @@ def test_spliced_member_matches_closed_form(model):
         for k, dk in enumerate(d):
             ex = p["excess"].sel(year=year, cohort="x").values[:, k]
             _se_check(ex, 200, float(model.stop_loss(dk)), n_se=4.0)
+
+
+def test_infinite_and_impossible_inputs_are_errors():
+    """inf passed the open-ended checks (a run then returned inf/NaN), growth could overflow
+    int64 slots, a string was iterated as cohorts, and a numpy trend path was refused."""
+    import numpy as np
+
+    from vbsim._validate import VbsimInputError
+    from vbsim.costs import CompoundPoisson, Lognormal, Spliced
+    from vbsim.drivers import Drivers
+    from vbsim.population import Cohort
+
+    for make in (lambda: Lognormal(mean=float("inf")), lambda: Spliced(mean=1e308),
+                 lambda: CompoundPoisson(rate=1, severity=Lognormal(mean=float("inf"))),
+                 lambda: Cohort("a", 64, Lognormal(1e3), benchmark_pbpy=float("inf"))):
+        with pytest.raises(VbsimInputError, match=r"must be in \(0, 1e\+09\]"):
+            make()
+    with pytest.raises(VbsimInputError, match="would grow to 1,638,400,000 members by year 15"):
+        Cohort("a", 100_000, Lognormal(1.0), growth=1.0).slots(50)
+    with pytest.raises(VbsimInputError, match="population must be a Population or Cohorts"):
+        simulate("abc", n_scenarios=2, seed=1)
+    assert Drivers(trend_mean=np.array([0.03, 0.04])).trend_mean == (0.03, 0.04)
