@@ -17,16 +17,6 @@ from ._validate import VbsimInputError, check_output_path, image_suffixes
 _PLUGINS = ("settle_cli", "calibrate_cli", "report_cli")
 
 
-def _is_multiyear(path: str) -> bool:
-    import tomllib
-    from pathlib import Path
-
-    try:
-        return "multiyear" in tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return False  # the scenario loader reports the problem with the file name
-
-
 def _multiyear_main(args: argparse.Namespace) -> int:
     from .multiyear.__main__ import main as my_main
 
@@ -45,8 +35,9 @@ def _multiyear_main(args: argparse.Namespace) -> int:
 
 def _run_main(args: argparse.Namespace) -> int:
     from .run import run
+    from .scenario import has_multiyear
 
-    if _is_multiyear(args.scenario) and not getattr(args, "per_year", False):
+    if has_multiyear(args.scenario) and not getattr(args, "per_year", False):
         return _multiyear_main(args)
     check_output_path("--out", args.out)  # before the run, not after it
     check_output_path("--plot", args.plot, image_suffixes() if args.plot else None)

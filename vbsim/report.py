@@ -240,6 +240,7 @@ def report(
     sensitivity: bool = True,
     panel: bool = True,
     sensitivity_scenarios: int = SENSITIVITY_SCENARIOS,
+    per_year: bool = False,
 ) -> Path:
     """Simulate (or take) a result and write the self-contained HTML report to ``out``.
 
@@ -255,6 +256,10 @@ def report(
         Include the tornado and the panel-size curve (each re-simulates the scenario).
     sensitivity_scenarios:
         Scenarios per re-simulation for tornado and panel curve (at most the scenario's own).
+    per_year:
+        A scenario file with a ``[multiyear]`` section is refused (the report covers one-year
+        offers; ``vbsim run`` applies the multi-year rules) unless this is True: each simulated
+        year, base years included, is then settled on the engine's benchmark.
 
     Examples
     --------
@@ -266,8 +271,15 @@ def report(
     True
     """
     from .run import Result, run
+    from .scenario import has_multiyear
 
     check_output_path("out", out)  # before the run, not after it
+    if isinstance(scenario, (str, Path)) and has_multiyear(scenario) and not per_year:
+        raise VbsimInputError(
+            f"{scenario}: a [multiyear] scenario; the report covers offers settled year by year "
+            "on the engine's benchmark, which would sum base and performance years without the "
+            "multi-year rules. Use `vbsim run` for its multi-year comparison (NPV, fan charts), "
+            "or pass --per-year (per_year=True) for the per-year report")
     if isinstance(scenario, Result):
         res = scenario
     else:

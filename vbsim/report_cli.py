@@ -35,6 +35,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="scenarios per re-simulation for tornado and panel curve (default 1000)")
     p.add_argument("--no-sensitivity", action="store_true", help="leave out the tornado")
     p.add_argument("--no-panel", action="store_true", help="leave out the panel-size curve")
+    p.add_argument("--per-year", action="store_true",
+                   help="for a [multiyear] scenario, report each simulated year settled on the "
+                        "engine's benchmark (without it such a file is refused)")
     p.set_defaults(func=main)
     return p
 
@@ -60,6 +63,7 @@ def main(args: argparse.Namespace) -> int:
         baseline=args.baseline, sensitivity=not args.no_sensitivity, panel=not args.no_panel,
         sensitivity_scenarios=(SENSITIVITY_SCENARIOS if args.sensitivity_scenarios is None
                                else args.sensitivity_scenarios),
+        per_year=args.per_year,
     )
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0

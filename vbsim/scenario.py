@@ -333,6 +333,19 @@ def _resolve_terms(v: Any, population: Any, drivers: Any, where: str) -> Any:
     return _resolve_quantiles(v, population, drivers, where)
 
 
+def has_multiyear(path: str | Path) -> bool:
+    """Whether the scenario file at ``path`` has a ``[multiyear]`` section (False when it cannot
+    be read: the loader then reports the problem with the file name).
+
+    >>> has_multiyear("scenarios/lead_10yr.toml"), has_multiyear("scenarios/default.toml")
+    (True, False)
+    """
+    try:
+        return "multiyear" in tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+
+
 def read_toml(path: str | Path) -> dict[str, Any]:
     """Parse a scenario file as plain data (``tomllib``), with errors that name the file.
 

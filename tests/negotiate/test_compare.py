@@ -97,3 +97,16 @@ def test_payer_view_and_bad_input():
         compare(ds, view="both")
     with pytest.raises(VbsimInputError, match="baseline"):
         compare(ds, baseline="zzz")
+
+
+def test_var_se_at_an_atom_matches_metrics():
+    """An MSSP-like payment: an atom at 0 then a gap. compare's VaR SE used the empirical share
+    at or below VaR (0.992 x 0.008 here) where metrics uses p (1 - p): 0.33 against 0.37."""
+    rng = np.random.default_rng(2)
+    x = np.zeros(1000)
+    x[:8] = -rng.uniform(1.9e6, 4e6, 8)  # 8 losses: VaR99 is the atom, 0.992 at or below it
+    ds = _ds({"a": x, "b": 0.9 * x})
+    c = compare(ds, levels=(0.99,))
+    ref = metrics.summarize(ds, levels=(0.99,))
+    np.testing.assert_allclose(c.stats["se"].sel(stat="VaR_99").values,
+                               ref["se"].sel(stat="VaR_99").values, rtol=0.01)

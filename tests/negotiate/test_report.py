@@ -94,3 +94,14 @@ def test_vbsim_report_subcommand_through_the_cli(tmp_path, monkeypatch):
                    "--no-sensitivity", "--no-panel"])
     assert rc == 0 and out.read_text(encoding="utf-8").count("data:image/png;base64,") >= 5
     assert cli.main(["report", "no/such.toml", "--out", str(out)]) == 2
+
+
+def test_multiyear_scenario_needs_per_year(tmp_path, capsys):
+    """The report settles each simulated year on the engine's benchmark: for a [multiyear] file
+    it summed 3 base + 10 performance years without the multi-year rules (-$268M where vbsim
+    run's NPV said -$53M), with no caveat. Now it is refused unless asked for per year."""
+    from vbsim.cli import main
+
+    out = tmp_path / "r.html"
+    assert main(["report", "scenarios/lead_10yr.toml", "--out", str(out)]) == 2
+    assert "a [multiyear] scenario" in capsys.readouterr().err and not out.exists()

@@ -80,7 +80,11 @@ def influence(x: np.ndarray, stat: str, flag: np.ndarray | None = None) -> tuple
         p = float(stat[4:]) / 100.0
         v, inv_f = lower_quantile(-x, p)
         ind = (-x <= v).astype(float)
-        return v, (p - ind) * inv_f
+        # scaled so that its variance is p (1 - p) inv_f^2, the same error as vbsim.metrics
+        # gives (the empirical share at or below v exceeds p, most at an atom)
+        k = ind.mean()
+        scale = math.sqrt(p * (1.0 - p) / (k * (1.0 - k))) if 0.0 < k < 1.0 else 1.0
+        return v, (k - ind) * inv_f * scale
     if stat.startswith("TVaR_"):
         p = float(stat[5:]) / 100.0
         v, inv_f = lower_quantile(-x, p)

@@ -200,7 +200,12 @@ class Comparison:
             names = [str(c) for c in self.stats["contract"].values[order]]
             for a, b in zip(names[:-1], names[1:], strict=True):
                 d, se = self.difference(a, b, stat)
-                if abs(d) <= self.z * se:
+                if not np.isfinite(se):
+                    notes.append(
+                        f"{a} vs {b} on {label}: difference {d:,.4g} has no error bar at "
+                        f"{self.n_scenarios:,} scenarios (too few in the tail): the ranking is "
+                        "not established (simulate more)")
+                elif abs(d) <= self.z * se:
                     notes.append(
                         f"{a} vs {b} on {label}: difference {d:,.4g} ± {se:,.2g} is within "
                         f"{self.z:g} SE: the ranking is not significant at "
