@@ -386,9 +386,11 @@ def main(argv: Sequence[str] | argparse.Namespace | None = None) -> int:
         print(f"vbsim settle: error: {exc}", file=sys.stderr)
         return 2
     print(format_table(records))
-    no_revenue = [c.name for c in contracts
-                  if getattr(c.sharing, "loss_limit_revenue", None) is not None
-                  and any("revenue" not in ctx for _, ctx in rows)]
+    no_rev_rows = {label for label, ctx in rows if "revenue" not in ctx}
+    limited = {c.name for c in contracts
+               if getattr(c.sharing, "loss_limit_revenue", None) is not None}
+    no_revenue = sorted({r["contract"] for r in records if r["contract"] in limited
+                         and r["row"] in no_rev_rows and r["payment"] < 0})  # owes a loss
     if no_revenue:
         print(f"note: without --revenue, {', '.join(no_revenue)}: revenue loss limit not applied")
     if args.out:
