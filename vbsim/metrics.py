@@ -60,7 +60,11 @@ def format_pm(value: float, se: float, decimals: int | None = None) -> str:
     '1,234 ± 56'
     >>> format_pm(0.51234, 0.0123)
     '0.512 ± 0.012'
+    >>> format_pm(1.6237, float("nan")), format_pm(1.6237, float("nan"), decimals=2)
+    ('1.624 ± n/a', '1.62 ± n/a')
     """
+    if math.isnan(se) and decimals is not None:  # too few scenarios to estimate it
+        return f"{_num(value, decimals)} ± n/a"
     d = _decimals(se) if decimals is None else decimals
     if not se > 0 and decimals is None:  # 0, or NaN (too few scenarios to estimate it)
         a = abs(value)
