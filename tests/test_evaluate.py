@@ -161,3 +161,25 @@ def test_payer_net_does_not_depend_on_truncation():
     s = mssp("E", msr=0.0, truncation=1e5).settle(benchmark=98e6, expenditure=100e6,
                                                   excess={1e5: 2e6})
     assert s.payment == 0.0 and s.payer_net == 0.0
+
+
+def test_wrong_objects_get_clear_errors_and_the_file_records_the_context(tmp_path):
+    """run() given a Population and evaluate() given a Result raised AttributeError / TypeError;
+    a settlement's file did not record quality_standard_met or relief; result.nc looked empty
+    when opened without a group."""
+    import xarray as xr
+
+    res = run("scenarios/small_practice.toml", n_scenarios=20, progress=False)
+    with pytest.raises(VbsimInputError, match="scenario must be a Scenario or a scenario file"):
+        run(res.scenario.population)
+    with pytest.raises(VbsimInputError, match="pass result.paths"):
+        evaluate(res, res.scenario.contracts)
+    st = evaluate(res.paths, {"e": presets.mssp("E", msr=0.0)}, quality_standard_met=False,
+                  relief=1e5)
+    import json
+
+    assert json.loads(st.attrs["context"]) == {"quality_standard_met": False, "relief": 1e5}
+    f = tmp_path / "r.nc"
+    res.to_netcdf(f)
+    assert "group='paths'" in xr.open_dataset(f).attrs["vbsim_result"]
+    assert "context" in xr.open_dataset(f, group="settlement").attrs

@@ -272,6 +272,13 @@ def evaluate(
     >>> st["payment"].dims
     ('contract', 'scenario', 'year')
     """
+    if not isinstance(paths, xr.Dataset) or any(
+            k not in paths.variables for k in ("cost", "benchmark", "member_months", "year")):
+        hint = (" (for a vbsim.run Result pass result.paths, or use its settlement)"
+                if hasattr(paths, "paths") else "")
+        raise VbsimInputError(
+            "paths must be a CostPaths Dataset from vbsim.simulate (variables cost, benchmark, "
+            f"member_months; dims scenario, year, cohort); got {type(paths).__name__}{hint}")
     named = _as_named(contracts)
     variables = None if variables is None else check_list("variables", variables,
                                                           "variable names")
@@ -294,6 +301,10 @@ def evaluate(
     if revenue_share is not None:
         ds.attrs["revenue_share"] = revenue_share
     ds.attrs["expected_savings_rate"] = expected_savings_rate
+    plain = {k: (bool(v) if isinstance(v, (bool, np.bool_)) else float(v))
+             for k, v in context.items() if np.ndim(v) == 0 and not isinstance(v, str)}
+    if plain:  # the rest of the settlement context, so the file says how it was settled
+        ds.attrs["context"] = json.dumps(plain)
     return ds
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import xarray as xr
 
-from ._validate import check_int
+from ._validate import VbsimInputError, check_int
 from .evaluate import evaluate, needed_thresholds
 from .scenario import _SIM_KEYS, Scenario, load
 
@@ -53,9 +53,16 @@ class Result:
         return metrics.format_table(self.summary(**kwargs))
 
     def to_netcdf(self, path: str | Path) -> None:
-        """Save the cost paths and the settlement as two groups of one NetCDF file."""
+        """Save the cost paths and the settlement as two groups of one NetCDF file, ``paths``
+        and ``settlement``; read them with ``xarray.open_dataset(path, group="paths")`` (the
+        root group only says so). The paths' attributes hold the population, drivers, seed and
+        sizes; the settlement's the contracts, the scenario and the settlement context."""
         path = Path(path)
-        self.paths.to_netcdf(path, mode="w", group="paths")
+        xr.Dataset(attrs={
+            "vbsim_result": "groups 'paths' and 'settlement': "
+                            "xarray.open_dataset(path, group='paths') or group='settlement'"},
+        ).to_netcdf(path, mode="w")
+        self.paths.to_netcdf(path, mode="a", group="paths")
         st = self.settlement.copy()
         for k, v in st.data_vars.items():
             if v.dtype.kind == "b":
@@ -67,10 +74,11 @@ class Result:
         st.to_netcdf(path, mode="a", group="settlement")
 
     def _repr_html_(self) -> str:
-        from . import metrics
+        """In Jupyter: the same table as ``vbsim run`` prints ($M, value ± Monte Carlo error)."""
+        import html
 
-        frame = metrics.summary_to_frame(self.summary())
-        return f"<h4>{self.scenario.name}</h4>" + frame.to_html()
+        return (f"<h4>{html.escape(self.scenario.name)}</h4><pre>{html.escape(self.table())}"
+                "</pre>")
 
     def __repr__(self) -> str:
         return f"Result({self.scenario.name!r})\n" + self.table()
@@ -114,6 +122,10 @@ def run(
     from .simulate import simulate
 
     sc = load(scenario) if isinstance(scenario, (str, Path)) else scenario
+    if not isinstance(sc, Scenario):
+        raise VbsimInputError(
+            f"scenario must be a Scenario or a scenario file path; got {type(sc).__name__} (for "
+            "a Population or Cohort use vbsim.simulate, then vbsim.evaluate)")
     if n_scenarios is not None:
         lo, hi = _SIM_KEYS["n_scenarios"]
         sc = sc.replace(n_scenarios=check_int("n_scenarios", n_scenarios, lo, hi))

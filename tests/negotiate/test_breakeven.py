@@ -213,3 +213,14 @@ def test_staircase_tail_measure_gets_a_realistic_error(default_result):
     boot = breakeven(default_result, "mssp_basic_e", ref, "sharing.msr", uncertainty="bootstrap",
                      n_boot=100, **kw)
     assert np.isfinite(delta.se) and 0.5 * boot.se < delta.se < 4 * boot.se
+
+
+def test_msr_default_bracket_stays_valid():
+    """The MSR's default bracket was (0, 1); the slope's widening window then set msr = 1.0,
+    which a contract refuses ('must be in [0, 1)'). It is (0, 0.2) now (DOMAIN.md s.2's table
+    tops out at 12.2%)."""
+    import vbsim
+
+    res = vbsim.run("scenarios/small_practice.toml", n_scenarios=20, progress=False)
+    be = breakeven(res, "basic_e", "enhanced", "sharing.msr", measure="p_loss")
+    assert be.bracket == (0.0, 0.2) and 0.0 <= be.value <= 0.2

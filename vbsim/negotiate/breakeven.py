@@ -144,6 +144,10 @@ _UNIT_PARAMS = ("rate", "share", "msr", "mlr", "discount", "coinsurance", "cap",
 
 def _default_bracket(name: str, current: Any) -> tuple[float, float]:
     leaf = name.lower().split(".")[-1]
+    if leaf in ("msr", "mlr"):  # below 1; MSSP's size table tops out at 12.2% (DOMAIN.md s.2)
+        return (0.0, 0.2)
+    if leaf in ("discount", "sequestration"):  # must stay below 1
+        return (0.0, 0.5)
     if leaf in _UNIT_PARAMS or leaf.endswith(("_rate", "_share")) or "width" in leaf \
             or "bands" in name.lower():
         return (0.0, 1.0)
@@ -246,7 +250,8 @@ def breakeven(
         ``"stop_loss.0.attachment"``, ...) or a setter ``f(contract, value) -> contract`` such as
         :func:`corridor_width`.
     bracket:
-        (low, high) containing the root; default (0, 1) for rates and shares, else a factor 4
+        (low, high) containing the root; default (0, 1) for rates and shares ((0, 0.2) for an
+        MSR or MLR, (0, 0.5) for a discount or sequestration), else a factor 4
         around the current value. Scanned on a grid when the ends do not change sign.
     measure:
         ``"mean"``, ``"tvar99"`` (any level: ``"tvar95"``, ``"tvar99.5"``), ``"p_loss"`` or
