@@ -93,6 +93,7 @@ def test_payer_view_and_bad_input():
     ds["payer_net"] = -ds["provider_net"]
     c = compare(ds, view="payer", risk_aversion=1.0)
     assert c.stats["value"].sel(contract="a", stat="mean") == pytest.approx(-z.mean())
+    assert "E[payer net]" in str(c) and "E[payment]" not in str(c)  # not the provider's label
     with pytest.raises(VbsimInputError, match="view"):
         compare(ds, view="both")
     with pytest.raises(VbsimInputError, match="baseline"):

@@ -227,6 +227,8 @@ class Comparison:
 
     def _columns(self) -> dict[str, str]:
         cols = {k: v for k, v in COLUMNS.items() if k in self.stat_list}
+        if self.view != "provider" and "mean" in cols:  # not what the provider receives
+            cols["mean"] = f"E[{self.view} net]"
         for s in self.stat_list:
             cols.setdefault(s, s)
         return cols
