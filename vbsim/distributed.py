@@ -21,7 +21,7 @@ import xarray as xr
 
 from ._validate import VbsimInputError, check_int
 
-__all__ = ["simulate_blocks", "scenario_blocks", "cluster_client"]
+__all__ = ["simulate_blocks", "simulate_paths", "scenario_blocks", "cluster_client"]
 
 
 def scenario_blocks(n_scenarios: int, block: int) -> list[tuple[int, int]]:
@@ -201,6 +201,53 @@ def simulate_blocks(
     out.attrs["blocks"] = json.dumps(blocks)
     out.attrs["elapsed_s"] = float(np.sum([p.attrs.get("elapsed_s", 0.0) for p in parts]))
     return out
+
+
+def simulate_paths(
+    population: Any,
+    drivers: Any,
+    *,
+    n_scenarios: int,
+    years: int,
+    seed: int,
+    thresholds: Sequence[float] = (),
+    progress: bool | None = None,
+    block_size: int | None = None,
+    cluster: Any = None,
+    checkpoint: str | Path | None = None,
+    block_scenarios: int = 1000,
+) -> xr.Dataset:
+    """One :func:`vbsim.simulate` call, or :func:`simulate_blocks` when ``cluster`` or
+    ``checkpoint`` is given (the same paths either way): what ``vbsim.run`` and the multi-year
+    scenarios run.
+
+    >>> import vbsim
+    >>> pop = vbsim.Population([vbsim.Cohort("a", 50, vbsim.costs.Lognormal(mean=1e4, cv=1))])
+    >>> a = simulate_paths(pop, vbsim.Drivers(), n_scenarios=6, years=1, seed=3, progress=False)
+    >>> b = simulate_blocks(pop, vbsim.Drivers(), n_scenarios=6, years=1, seed=3,
+    ...                     block_scenarios=4)
+    >>> bool((a["cost"] == b["cost"]).all())
+    True
+    """
+    from .simulate import simulate
+
+    if cluster is None and checkpoint is None:
+        kw = {} if block_size is None else {"block_size": block_size}
+        return simulate(population, drivers, n_scenarios=n_scenarios, years=years, seed=seed,
+                        thresholds=thresholds, progress=progress, **kw)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_scenarios, unit="scen", desc="vbsim blocks")
+    try:
+        return simulate_blocks(population, drivers, n_scenarios=n_scenarios, years=years,
+                               seed=seed, thresholds=thresholds, block_scenarios=block_scenarios,
+                               cluster=cluster, checkpoint=checkpoint,
+                               progress=None if bar is None else bar.update)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def sweep(

@@ -130,9 +130,12 @@ def cohort_threshold_columns(paths: xr.Dataset, attachment: Any, field: str) -> 
     return idx
 
 
-def cohort_excess(paths: xr.Dataset, attachment: Any, *,
-                  field: str = "attachment") -> np.ndarray:
+def cohort_excess(paths: xr.Dataset, attachment: Any, *, field: str = "attachment",
+                  excess: np.ndarray | None = None) -> np.ndarray:
     """Sum over cohorts of each cohort's excess at its own attachment, array (scenario, year).
+
+    ``excess`` (scenario, year, cohort, threshold) replaces the paths' own, e.g. the excess of
+    truncated costs (:meth:`vbsim.multiyear.BenchmarkRule.excess_by_cohort`).
 
     ``attachment`` maps every cohort of the paths to a threshold the paths were simulated with
     (a number applies to every cohort). A cohort left out, or a name that is not a cohort of
@@ -151,10 +154,11 @@ def cohort_excess(paths: xr.Dataset, attachment: Any, *,
     True
     """
     idx = cohort_threshold_columns(paths, cohort_values(field, attachment), field)
-    if len(set(idx)) == 1:  # one attachment for all: exactly the summed excess
+    if excess is None and len(set(idx)) == 1:  # one attachment for all: the summed excess
         exc = paths["excess"].sum("cohort").transpose("scenario", "year", "threshold").values
         return exc[..., idx[0]]
-    e = paths["excess"].transpose("scenario", "year", "cohort", "threshold").values
+    e = (paths["excess"].transpose("scenario", "year", "cohort", "threshold").values
+         if excess is None else excess)
     tot = np.zeros(e.shape[:2])
     for j, k in enumerate(idx):
         tot += e[:, :, j, k]

@@ -119,7 +119,7 @@ def run(
     >>> res.settlement.sizes["scenario"]
     200
     """
-    from .simulate import simulate
+    from .distributed import simulate_paths
 
     sc = load(scenario) if isinstance(scenario, (str, Path)) else scenario
     if not isinstance(sc, Scenario):
@@ -131,32 +131,9 @@ def run(
         sc = sc.replace(n_scenarios=check_int("n_scenarios", n_scenarios, lo, hi))
     if seed is not None:
         sc = sc.replace(seed=seed)
-    kw: dict[str, Any] = {}
-    if sc.block_size is not None:
-        kw["block_size"] = sc.block_size
-    thresholds = needed_thresholds(sc.contracts)
-    if cluster is None and checkpoint is None:
-        paths = simulate(
-            sc.population, sc.drivers, n_scenarios=sc.n_scenarios, years=sc.years, seed=sc.seed,
-            thresholds=thresholds, progress=progress, **kw,
-        )
-    else:
-        from .distributed import simulate_blocks
-
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=sc.n_scenarios, unit="scen", desc="vbsim blocks")
-        try:
-            paths = simulate_blocks(
-                sc.population, sc.drivers, n_scenarios=sc.n_scenarios, years=sc.years,
-                seed=sc.seed, thresholds=thresholds, block_scenarios=block_scenarios,
-                cluster=cluster, checkpoint=checkpoint,
-                progress=None if bar is None else bar.update,
-            )
-        finally:
-            if bar is not None:
-                bar.close()
+    paths = simulate_paths(
+        sc.population, sc.drivers, n_scenarios=sc.n_scenarios, years=sc.years, seed=sc.seed,
+        thresholds=needed_thresholds(sc.contracts), progress=progress, block_size=sc.block_size,
+        cluster=cluster, checkpoint=checkpoint, block_scenarios=block_scenarios)
     settlement = evaluate(paths, sc.contracts, **sc.settlement)
     return Result(scenario=sc, paths=paths, settlement=settlement)

@@ -193,12 +193,7 @@ def _rows(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
         return read_rows(args.csv)
     if args.expenditure is None:
         raise VbsimInputError("--expenditure is required (or --csv rows.csv)")
-    row: dict[str, Any] = {"benchmark": args.benchmark, "expenditure": args.expenditure,
-                           "assigned_beneficiaries": args.beneficiaries,
-                           "quality_score": args.quality_score, "revenue": args.revenue,
-                           "relief": args.relief, "member_months": args.member_months,
-                           "episodes": args.episodes, "excess": getattr(args, "excess", None),
-                           "expected_excess": getattr(args, "expected_excess", None)}
+    row: dict[str, Any] = {name: getattr(args, dest, None) for name, dest in _ARGS.items()}
     if args.quality_failed:
         row["quality_standard_met"] = False
     return [("1", {k: v for k, v in row.items() if v is not None})]
@@ -292,10 +287,11 @@ def settle_rows(contracts: list[Contract], rows: list[tuple[str, dict[str, Any]]
     return out
 
 
-_FLAGS = {"quality_score": "--quality-score", "assigned_beneficiaries": "--beneficiaries",
-          "expected_excess": "--expected-excess", "excess": "--excess",
-          "revenue": "--revenue", "relief": "--relief", "member_months": "--member-months",
-          "episodes": "--episodes", "benchmark": "--benchmark"}
+# settle() context name -> the argparse dest of its flag (``--`` + dest with dashes)
+_ARGS = {"benchmark": "benchmark", "expenditure": "expenditure",
+         "assigned_beneficiaries": "beneficiaries", "quality_score": "quality_score",
+         "revenue": "revenue", "relief": "relief", "member_months": "member_months",
+         "episodes": "episodes", "excess": "excess", "expected_excess": "expected_excess"}
 
 
 def _cli_hint(msg: str) -> str:
@@ -307,7 +303,9 @@ def _cli_hint(msg: str) -> str:
     def flag(m: re.Match[str]) -> str:
         name = m.group(1)
         col = f"{'an' if name[0] in 'aeiou' else 'a'} {name} column"
-        return f"add {_FLAGS[name]} (or {col})" if name in _FLAGS else f"add {col}"
+        if name not in _ARGS:
+            return f"add {col}"
+        return f"add --{_ARGS[name].replace('_', '-')} (or {col})"
 
     return re.sub(r"pass (\w+)=\.\.\. to settle\(\)", flag, msg)
 

@@ -192,7 +192,7 @@ def _add_cohort_excess(ctx: dict[str, Any], paths: xr.Dataset, contracts: list[A
     """Add each year's excess at the contracts' per-cohort stop-loss attachments (the sum over
     cohorts of each cohort's excess, of the costs ``rule`` counts, at its own attachment) to
     ``ctx["excess"]``."""
-    from vbsim.evaluate import _cohort_keys, _field, cohort_threshold_columns
+    from vbsim.evaluate import _cohort_keys, _field, cohort_excess
 
     keys = _cohort_keys(contracts)
     if not keys:
@@ -201,8 +201,7 @@ def _add_cohort_excess(ctx: dict[str, Any], paths: xr.Dataset, contracts: list[A
     ctx.setdefault("excess", [{} for _ in range(ny)])
     e = rule.excess_by_cohort(paths)
     for key in keys:
-        cols = cohort_threshold_columns(paths, key, _field(key))
-        exc = sum(e[:, :, c, k] for c, k in enumerate(cols))
+        exc = cohort_excess(paths, key, field=_field(key), excess=e)
         for y in range(ny):
             ctx["excess"][y][key] = exc[:, nb + y]
 

@@ -132,27 +132,19 @@ class MultiYearScenario:
         (:func:`vbsim.distributed.simulate_blocks`); the paths are the same as in one run.
         """
         from vbsim._validate import check_int
+        from vbsim.distributed import simulate_paths
         from vbsim.scenario import _SIM_KEYS
-        from vbsim.simulate import simulate
 
         sc = self.scenario
         n = (sc.n_scenarios if n_scenarios is None
              else check_int("n_scenarios", n_scenarios, *_SIM_KEYS["n_scenarios"]))
-        seed = sc.seed if seed is None else seed
         thr: set[float] = set()
         for s in self.strategies.values():
             thr.update(s.thresholds)
-        if cluster is None and checkpoint is None:
-            kw = {} if sc.block_size is None else {"block_size": sc.block_size}
-            paths = simulate(self.population(), sc.drivers, years=sc.years, n_scenarios=n,
-                             seed=seed, thresholds=sorted(thr), progress=progress, **kw)
-        else:
-            from vbsim.distributed import simulate_blocks
-
-            paths = simulate_blocks(self.population(), sc.drivers, n_scenarios=n,
-                                    years=sc.years, seed=seed, thresholds=sorted(thr),
-                                    block_scenarios=block_scenarios, cluster=cluster,
-                                    checkpoint=checkpoint)
+        paths = simulate_paths(self.population(), sc.drivers, n_scenarios=n, years=sc.years,
+                               seed=sc.seed if seed is None else seed, thresholds=sorted(thr),
+                               progress=progress, block_size=sc.block_size, cluster=cluster,
+                               checkpoint=checkpoint, block_scenarios=block_scenarios)
         return self.apply_dynamics(paths)
 
     def apply_dynamics(self, paths: xr.Dataset) -> xr.Dataset:

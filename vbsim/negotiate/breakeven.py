@@ -136,17 +136,17 @@ def corridor_width(band: int = 0, path: str = "sharing") -> Callable[[Any, float
 
 # Parameters that are shares or rates in [0, 1], by their last path component (a substring
 # test took capitation.pmpm for a cap and an aggregate stop-loss's limit, a multiple, for one).
-_UNIT_PARAMS = ("rate", "share", "msr", "mlr", "discount", "coinsurance", "cap", "savings_cap",
-                "loss_limit", "loss_limit_benchmark", "loss_limit_revenue", "withhold",
-                "stop_gain", "stop_loss", "quality_adjustment", "sequestration", "floor",
-                "ceiling", "slope", "premium_rate")
+# (names ending in _rate or _share are shares too; MSR/MLR and discounts have their own below)
+_UNIT_PARAMS = ("rate", "share", "coinsurance", "cap", "savings_cap", "loss_limit",
+                "loss_limit_benchmark", "loss_limit_revenue", "withhold", "stop_gain",
+                "stop_loss", "quality_adjustment", "floor", "ceiling", "slope")
 
 
 def _default_bracket(name: str, current: Any) -> tuple[float, float]:
     leaf = name.lower().split(".")[-1]
     if leaf in ("msr", "mlr"):  # below 1; MSSP's size table tops out at 12.2% (DOMAIN.md s.2)
         return (0.0, 0.2)
-    if leaf in ("discount", "sequestration"):  # must stay below 1
+    if leaf in ("discount", "sequestration"):  # below 1; 0.5 is an assumption (far above 3.5%)
         return (0.0, 0.5)
     if leaf in _UNIT_PARAMS or leaf.endswith(("_rate", "_share")) or "width" in leaf \
             or "bands" in name.lower():
